@@ -1,0 +1,39 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "weir/core/result.h"
+#include "weir/metrics/registry.h"
+
+namespace weir::metrics {
+
+// A small HTTP/1.1 server for the scrape and probe endpoints:
+//   GET /metrics  Prometheus text format of the registry
+//   GET /healthz  200 "ok" while the process is alive
+//   GET /readyz   200 "ready" when `ready()` is true, else 503 with its reason
+// One thread of its own; neither copyable nor movable; the destructor stops it.
+class http_server {
+ public:
+  // `ready` returns an empty string when ready, else the reason it is not.
+  using readiness = std::function<std::string()>;
+
+  // `listen` is host:port; port 0 picks a free port (see port()).
+  static core::result<std::unique_ptr<http_server>> start(std::string_view listen,
+                                                          const registry& reg, readiness ready);
+  ~http_server();
+  http_server(const http_server&) = delete;
+  http_server& operator=(const http_server&) = delete;
+
+  std::uint16_t port() const noexcept;
+
+ private:
+  struct impl;
+  explicit http_server(std::unique_ptr<impl> i);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace weir::metrics
