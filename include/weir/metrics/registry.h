@@ -25,6 +25,8 @@ class counter {
   std::atomic<std::uint64_t> v_{0};
 };
 
+// A value that goes up and down. Set or added to from any thread without
+// locks (add is a CAS loop), read by the scrape thread.
 class gauge {
  public:
   void set(double v) noexcept { v_.store(v, std::memory_order_relaxed); }
@@ -35,7 +37,9 @@ class gauge {
   std::atomic<double> v_{0};
 };
 
-// Histogram with fixed bucket upper bounds (seconds for durations).
+// Histogram with fixed bucket upper bounds (seconds for durations). Observed
+// from any thread without locks, read by the scrape thread. Invariant: bounds
+// strictly ascending; counts are stored per bucket and summed up on read.
 class histogram {
  public:
   explicit histogram(std::vector<double> bounds);
@@ -67,8 +71,14 @@ class registry {
   histogram& add_histogram(const std::string& name, const std::string& help, labels l,
                            std::vector<double> bounds);
   // A gauge computed at scrape time (process memory, RocksDB properties).
+  // `read` runs on the scrape thread under the registry lock, so it must not
+  // call into the registry; it must stay callable for the registry's life.
+  // Registering the same name and labels again replaces `read`.
   void add_callback_gauge(const std::string& name, const std::string& help, labels l,
                           std::function<double()> read);
+  // The same for a monotonic value kept elsewhere (process CPU seconds).
+  void add_callback_counter(const std::string& name, const std::string& help, labels l,
+                            std::function<double()> read);
 
   // Prometheus text exposition format 0.0.4 of every metric.
   std::string render() const;
@@ -80,8 +90,9 @@ class registry {
   std::deque<std::unique_ptr<family>> families_;
 };
 
-// Adds process_resident_memory_bytes, process_cpu_seconds_total,
-// process_start_time_seconds and weir_build_info{version}.
+// Adds process_resident_memory_bytes, process_virtual_memory_bytes,
+// process_cpu_seconds_total, process_start_time_seconds, process_open_fds,
+// process_max_fds and weir_build_info{version} (Linux /proc).
 void add_process_metrics(registry& r, const std::string& version);
 
 }  // namespace weir::metrics

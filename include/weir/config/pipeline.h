@@ -1,0 +1,77 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "weir/config/diagnostics.h"
+#include "weir/config/node.h"
+#include "weir/core/time.h"
+
+namespace weir::config {
+
+// The sections of a pipeline file that are not steps, read and validated
+// (DESIGN.md section 2.2). Steps are kept as nodes: each step kind parses its
+// own body in ops/, beside its implementation.
+
+enum class time_format : std::uint8_t { epoch_ms, epoch_s, iso8601 };
+enum class guarantee : std::uint8_t { at_least_once, exactly_once };
+
+struct event_time_spec {
+  std::string field;  // a path such as `ts` or `meta.time`
+  mark field_at;
+  time_format format = time_format::epoch_ms;
+};
+
+struct source_spec {
+  std::vector<std::string> topics;
+  mark at;
+  std::vector<std::string> partitioned_by;  // field paths
+  std::optional<event_time_spec> event_time;  // nullopt: the Kafka timestamp
+  core::millis max_out_of_orderness = 0;
+};
+
+struct step_spec {
+  std::string kind;                 // filter, window, ...
+  std::optional<std::string> id;    // required for stateful steps
+  std::string name;                 // id, or "<kind>-<position>" for metrics
+  mark at;                          // the step's entry in the list
+  const node* body = nullptr;       // the value under the kind key
+  const node* entry = nullptr;      // the whole step map
+};
+
+struct sink_spec {
+  std::string topic;
+  mark at;
+  const node* key = nullptr;  // expression; nullptr: the default key
+};
+
+struct processing_spec {
+  core::millis commit_interval = 1000;
+  guarantee delivery = guarantee::at_least_once;
+};
+
+struct pipeline_spec {
+  std::string file;
+  std::string name;
+  mark name_at;
+  std::string description;
+  source_spec source;
+  std::vector<step_spec> steps;
+  sink_spec sink;
+  processing_spec processing;
+  std::shared_ptr<const node> root;  // owns the nodes the step specs point into
+};
+
+// Reads `text` as YAML into nodes, interpolating ${VAR}, ${VAR:-default} and
+// ${VAR:?message} from the environment. Problems go to `diag`.
+std::shared_ptr<const node> parse_yaml(const std::string& text, diagnostics& diag);
+
+// Loads and validates the non-step sections of a pipeline file. Returns
+// nullopt when the file could not be read as YAML at all; otherwise a spec,
+// with any problems in `diag`.
+std::optional<pipeline_spec> load_pipeline(const std::string& path, diagnostics& diag);
+std::optional<pipeline_spec> load_pipeline_text(const std::string& text, diagnostics& diag);
+
+}  // namespace weir::config

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages weir needs to build, lint and test: the C++
+# toolchain and libraries, kcat, OpenJDK and Maven (for the local Kafka broker,
+# see scripts/kafka.sh) and Python's test tools. Idempotent: installs only the
+# packages that are missing and runs `apt-get update` at most once, only when
+# something is missing. Runs as root, or through sudo when available.
+set -euo pipefail
+
+WEIR_SCRIPT_NAME=install-deps.sh
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config
+  # libraries
+  librdkafka-dev rapidjson-dev librocksdb-dev libyaml-cpp-dev catch2
+  prometheus-cpp-dev libfmt-dev libspdlog-dev libcli11-dev
+  # lint
+  clang-format clang-tidy
+  # local Kafka broker and its command-line client
+  kafkacat openjdk-17-jdk-headless maven
+  # integration tests
+  python3 python3-pytest python3-confluent-kafka
+)
+
+installed() {
+  dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'
+}
+
+missing=()
+for pkg in "${packages[@]}"; do
+  installed "$pkg" || missing+=("$pkg")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+weir_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+weir_as_root env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: installed ${#missing[@]} missing package(s): ${missing[*]}"

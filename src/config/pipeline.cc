@@ -1,0 +1,208 @@
+#include "weir/config/pipeline.h"
+
+#include <fstream>
+#include <sstream>
+
+namespace weir::config {
+namespace {
+
+// Pipeline names become consumer-group ids, topic names and directory names.
+bool valid_name(const std::string& s) {
+  if (s.empty() || s.size() > 200) return false;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void read_source(const node& n, diagnostics& d, source_spec& out) {
+  out.at = n.at;
+  map_reader r(n, d, "source");
+  if (!r.valid()) return;
+  const node* topic = r.optional("topic");
+  const node* topics = r.optional("topics");
+  if (topic && topics) {
+    d.error(topics->at, "source takes either 'topic' or 'topics', not both");
+  } else if (topic) {
+    if (auto s = read_string(*topic, d, "source.topic")) out.topics.push_back(*s);
+  } else if (topics) {
+    for (const node* t : read_string_list(*topics, d, "source.topics")) out.topics.push_back(t->scalar);
+    if (out.topics.size() > 1) {
+      d.error(topics->at, "several source topics (co-partitioned input) are not supported yet; "
+                          "use one topic");
+    }
+  } else {
+    d.error(n.at, "source needs 'topic'");
+  }
+  if (const node* f = r.optional("format")) {
+    if (auto s = read_string(*f, d, "source.format"); s && *s != "json") {
+      d.error(f->at, "source.format '" + *s + "' is not supported (supported: json)");
+    }
+  }
+  if (const node* p = r.optional("partitioned_by")) {
+    for (const node* field : read_string_list(*p, d, "source.partitioned_by")) {
+      out.partitioned_by.push_back(field->scalar);
+    }
+  }
+  if (const node* et = r.optional("event_time")) {
+    map_reader er(*et, d, "source.event_time");
+    if (er.valid()) {
+      event_time_spec spec;
+      if (const node* field = er.required("field")) {
+        if (auto s = read_string(*field, d, "event_time.field")) {
+          spec.field = *s;
+          spec.field_at = field->at;
+        }
+      }
+      if (const node* fmt = er.optional("format")) {
+        if (auto s = read_string(*fmt, d, "event_time.format")) {
+          if (*s == "epoch_ms") spec.format = time_format::epoch_ms;
+          else if (*s == "epoch_s") spec.format = time_format::epoch_s;
+          else if (*s == "iso8601") spec.format = time_format::iso8601;
+          else d.error(fmt->at, "event_time.format must be epoch_ms, epoch_s or iso8601, found '" + *s + "'");
+        }
+      }
+      er.finish();
+      out.event_time = spec;
+    }
+  }
+  if (const node* wm = r.optional("watermark")) {
+    map_reader wr(*wm, d, "source.watermark");
+    if (wr.valid()) {
+      if (const node* ooo = wr.optional("max_out_of_orderness")) {
+        if (auto ms = read_duration(*ooo, d, "watermark.max_out_of_orderness")) {
+          out.max_out_of_orderness = *ms;
+        }
+      }
+      if (const node* idle = wr.optional("idle_timeout")) {
+        d.error(idle->at, "watermark.idle_timeout is not supported yet");
+      }
+      wr.finish();
+    }
+  }
+  r.finish();
+}
+
+void read_steps(const node& n, diagnostics& d, std::vector<step_spec>& out) {
+  if (!n.is_sequence()) {
+    d.error(n.at, "steps must be a list, found " + std::string(n.kind_description()));
+    return;
+  }
+  int position = 0;
+  for (const auto& item : n.items) {
+    ++position;
+    if (!item.is_map()) {
+      d.error(item.at, "a step must be a map such as '- filter: ...', found " +
+                           std::string(item.kind_description()));
+      continue;
+    }
+    step_spec s;
+    s.at = item.at;
+    s.entry = &item;
+    for (const auto& e : item.entries) {
+      if (e.key.scalar == "id") {
+        if (auto id = read_string(e.val, d, "step id")) {
+          if (!valid_name(*id)) {
+            d.error(e.val.at, "step id '" + *id + "' may only hold letters, digits, '-', '_' and '.'");
+          }
+          s.id = *id;
+        }
+      } else if (s.kind.empty()) {
+        s.kind = e.key.scalar;
+        s.body = &e.val;
+      }
+      // Further keys (such as `drop:` beside `map:`) belong to the step kind
+      // and are checked by its parser in ops/, which reads `entry`.
+    }
+    if (s.kind.empty()) {
+      d.error(item.at, "step has no kind (filter, window, ...)");
+      continue;
+    }
+    s.name = s.id ? *s.id : s.kind + "-" + std::to_string(position);
+    for (const auto& other : out) {
+      if (s.id && other.id == s.id) d.error(item.at, "duplicate step id '" + *s.id + "'");
+    }
+    out.push_back(std::move(s));
+  }
+}
+
+void read_sink(const node& n, diagnostics& d, sink_spec& out) {
+  out.at = n.at;
+  map_reader r(n, d, "sink");
+  if (!r.valid()) return;
+  if (const node* t = r.required("topic")) {
+    if (auto s = read_string(*t, d, "sink.topic")) out.topic = *s;
+  }
+  if (const node* k = r.optional("key")) {
+    if (read_string(*k, d, "sink.key")) out.key = k;
+  }
+  r.finish();
+}
+
+void read_processing(const node& n, diagnostics& d, processing_spec& out) {
+  map_reader r(n, d, "processing");
+  if (!r.valid()) return;
+  if (const node* ci = r.optional("commit_interval")) {
+    if (auto ms = read_duration(*ci, d, "processing.commit_interval")) {
+      if (*ms < 10) d.error(ci->at, "processing.commit_interval must be at least 10ms");
+      else out.commit_interval = *ms;
+    }
+  }
+  if (const node* g = r.optional("guarantee")) {
+    if (auto s = read_string(*g, d, "processing.guarantee")) {
+      if (*s == "at_least_once") {
+        out.delivery = guarantee::at_least_once;
+      } else if (*s == "exactly_once") {
+        d.error(g->at, "processing.guarantee exactly_once is not supported yet; use at_least_once");
+      } else {
+        d.error(g->at, "processing.guarantee must be at_least_once or exactly_once, found '" + *s + "'");
+      }
+    }
+  }
+  r.finish();
+}
+
+}  // namespace
+
+std::optional<pipeline_spec> load_pipeline_text(const std::string& text, diagnostics& d) {
+  auto root = parse_yaml(text, d);
+  if (!root) return std::nullopt;
+  pipeline_spec spec;
+  spec.file = d.file();
+  spec.root = root;
+  map_reader r(*root, d, "a pipeline file");
+  if (!r.valid()) return spec;
+  if (const node* name = r.required("pipeline")) {
+    if (auto s = read_string(*name, d, "pipeline")) {
+      if (!valid_name(*s)) {
+        d.error(name->at, "pipeline name '" + *s + "' may only hold letters, digits, '-', '_' and '.'");
+      }
+      spec.name = *s;
+      spec.name_at = name->at;
+    }
+  }
+  if (const node* desc = r.optional("description")) {
+    if (auto s = read_string(*desc, d, "description")) spec.description = *s;
+  }
+  if (const node* src = r.required("source")) read_source(*src, d, spec.source);
+  if (const node* steps = r.optional("steps")) read_steps(*steps, d, spec.steps);
+  if (const node* sink = r.required("sink")) read_sink(*sink, d, spec.sink);
+  if (const node* proc = r.optional("processing")) read_processing(*proc, d, spec.processing);
+  r.finish();
+  return spec;
+}
+
+std::optional<pipeline_spec> load_pipeline(const std::string& path, diagnostics& d) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    d.error(mark{}, "cannot read the file");
+    return std::nullopt;
+  }
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return load_pipeline_text(buf.str(), d);
+}
+
+}  // namespace weir::config

@@ -1,0 +1,132 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+
+#include "weir/config/pipeline.h"
+
+using namespace weir::config;
+
+namespace {
+std::vector<std::string> problems(const std::string& text) {
+  diagnostics d("p.yaml");
+  (void)load_pipeline_text(text, d);
+  std::vector<std::string> out;
+  for (const auto& x : d.list()) out.push_back(x.format());
+  return out;
+}
+}  // namespace
+
+TEST_CASE("a complete pipeline loads without problems") {
+  diagnostics d("p.yaml");
+  auto spec = load_pipeline_text(R"(pipeline: clicks
+description: counts
+source:
+  topic: events
+  partitioned_by: user
+  event_time: {field: ts, format: epoch_s}
+  watermark: {max_out_of_orderness: 5s}
+steps:
+  - filter: amount > 0
+  - id: per-user
+    window:
+      group_by: [user]
+      tumbling: 1m
+      aggregate: {n: count()}
+sink: {topic: out, key: user}
+processing: {commit_interval: 500ms}
+)",
+                                 d);
+  REQUIRE(d.ok());
+  REQUIRE(spec);
+  CHECK(spec->name == "clicks");
+  CHECK(spec->source.topics == std::vector<std::string>{"events"});
+  CHECK(spec->source.partitioned_by == std::vector<std::string>{"user"});
+  REQUIRE(spec->source.event_time);
+  CHECK(spec->source.event_time->field == "ts");
+  CHECK(spec->source.event_time->format == time_format::epoch_s);
+  CHECK(spec->source.max_out_of_orderness == 5000);
+  REQUIRE(spec->steps.size() == 2);
+  CHECK(spec->steps[0].kind == "filter");
+  CHECK(spec->steps[0].name == "filter-1");
+  CHECK(spec->steps[0].body->scalar == "amount > 0");
+  CHECK(spec->steps[0].body->mark_at(7).line == 9);
+  CHECK(spec->steps[0].body->mark_at(7).column == 20);
+  CHECK(spec->steps[1].name == "per-user");
+  CHECK(spec->sink.topic == "out");
+  CHECK(spec->processing.commit_interval == 500);
+}
+
+TEST_CASE("unknown keys are errors with their position and the known keys") {
+  auto p = problems("pipeline: x\nsource: {topic: a, partition_by: b}\nsink: {topic: o}\nextra: 1\n");
+  REQUIRE(p.size() == 2);
+  CHECK(p[0] ==
+        "p.yaml:2:20: unknown key 'partition_by' in source (expected one of: topic, topics, "
+        "format, partitioned_by, event_time, watermark)");
+  CHECK(p[1].rfind("p.yaml:4:1: unknown key 'extra' in a pipeline file", 0) == 0);
+}
+
+TEST_CASE("every problem is reported, not only the first") {
+  auto p = problems(R"(pipeline: "bad name"
+source:
+  topic: a
+  event_time: {field: ts, format: epoch_us}
+  watermark: {max_out_of_orderness: 5 seconds}
+sink: {}
+processing: {commit_interval: 1x}
+)");
+  REQUIRE(p.size() == 5);
+  CHECK(p[0] == "p.yaml:1:11: pipeline name 'bad name' may only hold letters, digits, '-', '_' and '.'");
+  CHECK(p[1] == "p.yaml:4:35: event_time.format must be epoch_ms, epoch_s or iso8601, found 'epoch_us'");
+  CHECK(p[2] ==
+        "p.yaml:5:37: watermark.max_out_of_orderness: invalid duration '5 seconds': unknown unit ' "
+        "seconds'");
+  CHECK(p[3] == "p.yaml:6:7: sink needs 'topic'");
+  CHECK(p[4] == "p.yaml:7:31: processing.commit_interval: invalid duration '1x': unknown unit 'x'");
+}
+
+TEST_CASE("YAML syntax errors carry line and column") {
+  auto p = problems("pipeline: x\nsource: [a\n");
+  REQUIRE(p.size() == 1);
+  CHECK(p[0].rfind("p.yaml:3:1: ", 0) == 0);
+}
+
+TEST_CASE("duplicate keys and duplicate step ids are errors") {
+  auto p = problems(R"(pipeline: x
+pipeline: y
+source: {topic: a}
+steps:
+  - {id: s, filter: a}
+  - {id: s, filter: b}
+sink: {topic: o}
+)");
+  REQUIRE(p.size() == 2);
+  CHECK(p[0] == "p.yaml:2:1: duplicate key 'pipeline'");
+  CHECK(p[1] == "p.yaml:6:5: duplicate step id 's'");
+}
+
+TEST_CASE("environment variables are interpolated") {
+  setenv("WEIR_TEST_TOPIC", "payments", 1);
+  unsetenv("WEIR_TEST_UNSET");
+  diagnostics d("p.yaml");
+  auto spec = load_pipeline_text(
+      "pipeline: x\nsource: {topic: '${WEIR_TEST_TOPIC}'}\nsink: {topic: "
+      "'${WEIR_TEST_UNSET:-alerts}'}\n",
+      d);
+  REQUIRE(d.ok());
+  CHECK(spec->source.topics[0] == "payments");
+  CHECK(spec->sink.topic == "alerts");
+
+  auto p = problems("pipeline: x\nsource: {topic: '${WEIR_TEST_UNSET}'}\nsink: {topic: '${WEIR_TEST_UNSET:?set the sink}'}\n");
+  REQUIRE(p.size() == 2);
+  CHECK(p[0] == "p.yaml:2:17: ${WEIR_TEST_UNSET}: environment variable WEIR_TEST_UNSET is not set");
+  CHECK(p[1] == "p.yaml:3:15: ${WEIR_TEST_UNSET:?set the sink}: set the sink");
+}
+
+TEST_CASE("features of later releases are rejected with a clear reason") {
+  auto p = problems(
+      "pipeline: x\nsource: {topic: a, watermark: {idle_timeout: 30s}}\nsink: {topic: o}\n"
+      "processing: {guarantee: exactly_once}\n");
+  REQUIRE(p.size() == 2);
+  CHECK(p[0] == "p.yaml:2:46: watermark.idle_timeout is not supported yet");
+  CHECK(p[1] == "p.yaml:4:25: processing.guarantee exactly_once is not supported yet; use at_least_once");
+}
