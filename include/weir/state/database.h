@@ -1,0 +1,96 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "weir/core/result.h"
+#include "weir/core/time.h"
+
+namespace weir::state {
+
+// Where a task stands in its input partition: the next offset to read and the
+// partition's watermark, written in the same batch as the state they match.
+struct progress {
+  std::int64_t next_offset = 0;
+  core::millis watermark = core::min_time;
+};
+
+// Identifies the progress record of one input partition of one pipeline.
+struct partition_id {
+  std::string pipeline;
+  std::string topic;
+  std::int32_t partition = 0;
+};
+
+// One key-value store (a step's state). Keys of one input partition share a
+// prefix (see partition_prefix) so a partition's state can be read or dropped
+// alone. Reads are thread-safe; writes go through write_batch.
+class store {
+ public:
+  virtual ~store() = default;
+  virtual const std::string& name() const noexcept = 0;
+  virtual core::result<std::optional<std::string>> get(std::string_view key) const = 0;
+  // Calls `fn` for each entry whose key starts with `prefix`, in key order;
+  // stops early when `fn` returns false.
+  virtual core::status scan(std::string_view prefix,
+                            const std::function<bool(std::string_view key, std::string_view value)>&
+                                fn) const = 0;
+};
+
+// The changes of one checkpoint, applied atomically by database::write.
+// Built by one task on its own thread.
+class write_batch {
+ public:
+  void put(const store& s, std::string_view key, std::string_view value);
+  void erase(const store& s, std::string_view key);
+  void put_progress(const partition_id& p, const progress& pr);
+  std::size_t size() const noexcept { return ops_.size(); }
+  bool empty() const noexcept { return ops_.empty(); }
+
+  struct op {
+    enum class kind : std::uint8_t { put, erase, progress } what;
+    const store* target;  // null for progress
+    std::string key;
+    std::string value;
+  };
+  const std::vector<op>& ops() const noexcept { return ops_; }
+
+ private:
+  std::vector<op> ops_;
+};
+
+// The state of one process: every store and the progress records. Shared by
+// all worker threads; every method is thread-safe.
+class database {
+ public:
+  virtual ~database() = default;
+  // Opens (creating if needed) the store named `name`. The pointer lives as
+  // long as the database.
+  virtual core::result<store*> open_store(const std::string& name) = 0;
+  virtual core::result<std::optional<progress>> read_progress(const partition_id& p) = 0;
+  // Applies the batch atomically and durably (synced write-ahead log).
+  virtual core::status write(const write_batch& batch) = 0;
+  // Removes every key with `prefix` from `s` and the partition's progress
+  // (a partition whose state must start afresh).
+  virtual core::status drop_partition(const store& s, std::string_view prefix) = 0;
+};
+
+// RocksDB under `dir`: one column family per store, WAL on.
+core::result<std::unique_ptr<database>> open_rocksdb(const std::string& dir);
+// In memory, for `weir test` and unit tests.
+std::unique_ptr<database> open_memory();
+
+// Key prefix of an input partition's entries in every store.
+std::string partition_prefix(std::int32_t partition);
+
+// Fixed-width big-endian encodings that sort like the numbers they encode.
+void append_u32(std::string& out, std::uint32_t v);
+void append_i64_ordered(std::string& out, std::int64_t v);
+std::int64_t read_i64_ordered(std::string_view in);
+
+}  // namespace weir::state
