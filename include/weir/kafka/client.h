@@ -1,0 +1,98 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "weir/core/record.h"
+#include "weir/core/result.h"
+
+namespace weir::kafka {
+
+// Settings every client of a worker shares.
+struct client_settings {
+  std::string bootstrap_servers = "localhost:9092";
+  std::string client_id = "weir";
+  // librdkafka properties passed through as given (SASL, SSL, tuning).
+  std::vector<std::pair<std::string, std::string>> properties;
+};
+
+struct topic_partition {
+  std::string topic;
+  std::int32_t partition = 0;
+  friend bool operator==(const topic_partition&, const topic_partition&) = default;
+};
+
+struct partition_offset {
+  topic_partition tp;
+  std::int64_t offset = 0;  // the next offset to read
+};
+
+// Offset sentinel: start from the group's committed offset, else the earliest.
+inline constexpr std::int64_t use_committed = -1001;
+
+// A consumed message; its view is valid while the message lives.
+class message {
+ public:
+  virtual ~message() = default;
+  virtual const core::record_view& view() const noexcept = 0;
+};
+
+// Partition assignment changes, delivered on the consumer's polling thread
+// (inside poll), so the owner of the consumer can act on them in order.
+struct rebalance_listener {
+  // Newly assigned partitions; returns where to start reading each (an
+  // offset, or use_committed).
+  std::function<std::vector<partition_offset>(const std::vector<topic_partition>&)> assigned;
+  // Partitions about to be taken away; the owner checkpoints them before
+  // returning. `lost` is true when they were already lost (no commit possible).
+  std::function<void(const std::vector<topic_partition>&, bool lost)> revoked;
+};
+
+// A consumer-group member. Owned and polled by one worker thread; neither
+// copyable nor movable. Offsets are never auto-committed.
+class consumer {
+ public:
+  virtual ~consumer() = default;
+  virtual core::status subscribe(const std::vector<std::string>& topics) = 0;
+  // Waits up to `timeout` for a message. Rebalance callbacks run inside.
+  // Returns nullptr on timeout or end of partition; transient client errors
+  // are logged and retried by the library.
+  virtual core::result<std::unique_ptr<message>> poll(std::chrono::milliseconds timeout) = 0;
+  // Commits `offsets` to the group synchronously.
+  virtual core::status commit(const std::vector<partition_offset>& offsets) = 0;
+  // Leaves the group (revoking every partition through the listener).
+  virtual void close() = 0;
+};
+
+core::result<std::unique_ptr<consumer>> make_consumer(const client_settings& s,
+                                                      const std::string& group_id,
+                                                      rebalance_listener listener);
+
+// A producer with its delivery reports. Owned by one worker thread.
+class producer {
+ public:
+  virtual ~producer() = default;
+  // Queues a record; waits (serving delivery reports) while the local queue
+  // is full, so a slow broker slows the worker rather than failing it.
+  virtual core::status produce(core::output_record&& r) = 0;
+  // Waits until every queued record is delivered. A broker outage is waited
+  // out (records never expire); a permanent delivery failure (such as a
+  // missing topic or a too-large record) is an error.
+  virtual core::status flush() = 0;
+  // Serves delivery reports without blocking.
+  virtual void poll() = 0;
+};
+
+core::result<std::unique_ptr<producer>> make_producer(const client_settings& s);
+
+// Partition count of `topic`, from the cluster metadata.
+core::result<int> partition_count(const client_settings& s, const std::string& topic,
+                                  std::chrono::milliseconds timeout);
+
+}  // namespace weir::kafka

@@ -1,0 +1,337 @@
+#include "weir/kafka/client.h"
+
+#include <chrono>
+#include <librdkafka/rdkafkacpp.h>
+
+#include "weir/core/log.h"
+
+namespace weir::kafka {
+namespace {
+
+core::error kafka_error(const std::string& what, const std::string& detail) {
+  return core::error{core::errc::kafka, what + ": " + detail};
+}
+
+// Routes the client library's logs and errors into weir's log.
+class event_logger final : public RdKafka::EventCb {
+ public:
+  void event_cb(RdKafka::Event& e) override {
+    switch (e.type()) {
+      case RdKafka::Event::EVENT_ERROR: {
+        std::string err = RdKafka::err2str(e.err());
+        core::log::write(e.fatal() ? core::log::level::error : core::log::level::warn,
+                         "kafka client error", {{"error", err}, {"detail", e.str()}});
+        break;
+      }
+      case RdKafka::Event::EVENT_LOG: {
+        auto l = e.severity() <= RdKafka::Event::EVENT_SEVERITY_ERROR ? core::log::level::error
+                 : e.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING
+                     ? core::log::level::warn
+                     : core::log::level::debug;
+        core::log::write(l, "kafka client", {{"facility", e.fac()}, {"detail", e.str()}});
+        break;
+      }
+      default:
+        break;
+    }
+  }
+};
+
+core::result<std::unique_ptr<RdKafka::Conf>> make_conf(
+    const client_settings& s, std::initializer_list<std::pair<const char*, std::string>> defaults,
+    RdKafka::EventCb* events) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string err;
+  auto set = [&](const std::string& k, const std::string& v) -> core::status {
+    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
+      return core::error{core::errc::invalid_config, "kafka property " + k + ": " + err};
+    }
+    return {};
+  };
+  if (auto st = set("bootstrap.servers", s.bootstrap_servers); !st) return st.err();
+  if (auto st = set("client.id", s.client_id); !st) return st.err();
+  for (const auto& [k, v] : defaults) {
+    if (auto st = set(k, v); !st) return st.err();
+  }
+  // Passthrough properties come last so that an operator can override.
+  for (const auto& [k, v] : s.properties) {
+    if (auto st = set(k, v); !st) return st.err();
+  }
+  if (events && conf->set("event_cb", events, err) != RdKafka::Conf::CONF_OK) {
+    return core::error{core::errc::internal, err};
+  }
+  return conf;
+}
+
+class rdkafka_message final : public message {
+ public:
+  explicit rdkafka_message(std::unique_ptr<RdKafka::Message> m) : m_(std::move(m)) {
+    view_.topic = m_->topic_name();
+    view_.partition = m_->partition();
+    view_.offset = m_->offset();
+    view_.timestamp_ms = m_->timestamp().timestamp;
+    if (m_->key_pointer()) {
+      view_.key = std::string_view(static_cast<const char*>(m_->key_pointer()), m_->key_len());
+    }
+    if (m_->payload()) {
+      view_.value = std::string_view(static_cast<const char*>(m_->payload()), m_->len());
+    }
+    if (RdKafka::Headers* h = m_->headers()) {
+      headers_ = h->get_all();
+      for (const auto& hd : headers_) {
+        core::header_view hv{hd.key(), std::nullopt};
+        if (hd.value()) hv.value = std::string_view(static_cast<const char*>(hd.value()), hd.value_size());
+        view_.headers.push_back(hv);
+      }
+    }
+  }
+  const core::record_view& view() const noexcept override { return view_; }
+
+ private:
+  std::unique_ptr<RdKafka::Message> m_;
+  std::vector<RdKafka::Headers::Header> headers_;
+  core::record_view view_;
+};
+
+std::vector<topic_partition> to_tps(const std::vector<RdKafka::TopicPartition*>& parts) {
+  std::vector<topic_partition> out;
+  out.reserve(parts.size());
+  for (const auto* p : parts) out.push_back({p->topic(), p->partition()});
+  return out;
+}
+
+class rebalance_handler final : public RdKafka::RebalanceCb {
+ public:
+  explicit rebalance_handler(rebalance_listener l) : listener_(std::move(l)) {}
+
+  void rebalance_cb(RdKafka::KafkaConsumer* c, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& parts) override {
+    const bool cooperative = c->rebalance_protocol() == "COOPERATIVE";
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      auto starts = listener_.assigned(to_tps(parts));
+      for (auto* p : parts) {
+        p->set_offset(use_committed);
+        for (const auto& s : starts) {
+          if (s.tp.topic == p->topic() && s.tp.partition == p->partition()) p->set_offset(s.offset);
+        }
+      }
+      if (cooperative) {
+        std::unique_ptr<RdKafka::Error> e(c->incremental_assign(parts));
+        if (e) core::log::error("incremental assign failed", {{"error", e->str()}});
+      } else {
+        c->assign(parts);
+      }
+    } else {
+      listener_.revoked(to_tps(parts), c->assignment_lost());
+      if (cooperative) {
+        std::unique_ptr<RdKafka::Error> e(c->incremental_unassign(parts));
+        if (e) core::log::error("incremental unassign failed", {{"error", e->str()}});
+      } else {
+        c->unassign();
+      }
+    }
+  }
+
+ private:
+  rebalance_listener listener_;
+};
+
+class rdkafka_consumer final : public consumer {
+ public:
+  rdkafka_consumer(rebalance_listener l) : rebalance_(std::move(l)) {}
+  ~rdkafka_consumer() override {
+    if (c_ && !closed_) c_->close();
+  }
+  rdkafka_consumer(const rdkafka_consumer&) = delete;
+  rdkafka_consumer& operator=(const rdkafka_consumer&) = delete;
+
+  core::status init(const client_settings& s, const std::string& group) {
+    auto conf = make_conf(s,
+                          {{"group.id", group},
+                           {"enable.auto.commit", "false"},
+                           {"enable.auto.offset.store", "false"},
+                           {"auto.offset.reset", "earliest"},
+                           {"partition.assignment.strategy", "cooperative-sticky"},
+                           {"isolation.level", "read_committed"},
+                           {"enable.partition.eof", "false"}},
+                          &events_);
+    if (!conf) return conf.err();
+    std::string err;
+    if ((*conf)->set("rebalance_cb", &rebalance_, err) != RdKafka::Conf::CONF_OK) {
+      return core::error{core::errc::internal, err};
+    }
+    c_.reset(RdKafka::KafkaConsumer::create(conf->get(), err));
+    if (!c_) return kafka_error("creating consumer", err);
+    return {};
+  }
+
+  core::status subscribe(const std::vector<std::string>& topics) override {
+    auto e = c_->subscribe(topics);
+    if (e != RdKafka::ERR_NO_ERROR) return kafka_error("subscribe", RdKafka::err2str(e));
+    return {};
+  }
+
+  core::result<std::unique_ptr<message>> poll(std::chrono::milliseconds timeout) override {
+    std::unique_ptr<RdKafka::Message> m(c_->consume(static_cast<int>(timeout.count())));
+    switch (m->err()) {
+      case RdKafka::ERR_NO_ERROR:
+        return std::unique_ptr<message>(std::make_unique<rdkafka_message>(std::move(m)));
+      case RdKafka::ERR__TIMED_OUT:
+      case RdKafka::ERR__PARTITION_EOF:
+        return std::unique_ptr<message>();
+      default:
+        if (m->err() == RdKafka::ERR__FATAL) return kafka_error("consumer", m->errstr());
+        core::log::warn("consumer error", {{"error", m->errstr()}});
+        return std::unique_ptr<message>();
+    }
+  }
+
+  core::status commit(const std::vector<partition_offset>& offsets) override {
+    if (offsets.empty()) return {};
+    std::vector<RdKafka::TopicPartition*> parts;
+    for (const auto& o : offsets) {
+      parts.push_back(RdKafka::TopicPartition::create(o.tp.topic, o.tp.partition, o.offset));
+    }
+    auto e = c_->commitSync(parts);
+    RdKafka::TopicPartition::destroy(parts);
+    if (e != RdKafka::ERR_NO_ERROR && e != RdKafka::ERR__NO_OFFSET) {
+      return kafka_error("committing offsets", RdKafka::err2str(e));
+    }
+    return {};
+  }
+
+  void close() override {
+    if (!closed_) c_->close();
+    closed_ = true;
+  }
+
+ private:
+  event_logger events_;
+  rebalance_handler rebalance_;
+  std::unique_ptr<RdKafka::KafkaConsumer> c_;
+  bool closed_ = false;
+};
+
+// Remembers the first permanent delivery failure since the last flush.
+class delivery_tracker final : public RdKafka::DeliveryReportCb {
+ public:
+  void dr_cb(RdKafka::Message& m) override {
+    if (m.err() != RdKafka::ERR_NO_ERROR && first_error_.empty()) {
+      first_error_ = m.topic_name() + ": " + m.errstr();
+    }
+  }
+  std::string take_error() { return std::exchange(first_error_, {}); }
+
+ private:
+  std::string first_error_;
+};
+
+class rdkafka_producer final : public producer {
+ public:
+  ~rdkafka_producer() override {
+    if (p_) p_->flush(5000);
+  }
+
+  core::status init(const client_settings& s) {
+    auto conf = make_conf(s,
+                          {{"enable.idempotence", "true"},
+                           {"message.timeout.ms", "0"},  // never expire: outages are waited out
+                           {"linger.ms", "5"}},
+                          &events_);
+    if (!conf) return conf.err();
+    std::string err;
+    if ((*conf)->set("dr_cb", &delivery_, err) != RdKafka::Conf::CONF_OK) {
+      return core::error{core::errc::internal, err};
+    }
+    p_.reset(RdKafka::Producer::create(conf->get(), err));
+    if (!p_) return kafka_error("creating producer", err);
+    return {};
+  }
+
+  core::status produce(core::output_record&& r) override {
+    for (;;) {
+      RdKafka::Headers* headers = nullptr;
+      if (!r.headers.empty()) {
+        headers = RdKafka::Headers::create();
+        for (const auto& h : r.headers) {
+          if (h.value) headers->add(h.key, h.value->data(), h.value->size());
+          else headers->add(h.key, nullptr, 0);
+        }
+      }
+      auto e = p_->produce(r.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                           r.value.data(), r.value.size(), r.key ? r.key->data() : nullptr,
+                           r.key ? r.key->size() : 0, r.timestamp_ms, headers, nullptr);
+      if (e == RdKafka::ERR_NO_ERROR) return {};
+      delete headers;  // ownership passes to the library only on success
+      if (e != RdKafka::ERR__QUEUE_FULL) return kafka_error("producing to " + r.topic, RdKafka::err2str(e));
+      p_->poll(50);
+    }
+  }
+
+  core::status flush() override {
+    auto started = std::chrono::steady_clock::now();
+    auto next_report = started + std::chrono::seconds(10);
+    while (p_->outq_len() > 0) {
+      p_->flush(500);
+      if (auto now = std::chrono::steady_clock::now(); now >= next_report && p_->outq_len() > 0) {
+        core::log::warn("waiting for the broker to take produced records",
+                        {{"queued", std::to_string(p_->outq_len())}});
+        next_report = now + std::chrono::seconds(10);
+      }
+    }
+    if (auto err = delivery_.take_error(); !err.empty()) return kafka_error("delivery failed", err);
+    return {};
+  }
+
+  void poll() override { p_->poll(0); }
+
+ private:
+  event_logger events_;
+  delivery_tracker delivery_;
+  std::unique_ptr<RdKafka::Producer> p_;
+};
+
+}  // namespace
+
+core::result<std::unique_ptr<consumer>> make_consumer(const client_settings& s,
+                                                      const std::string& group_id,
+                                                      rebalance_listener listener) {
+  auto c = std::make_unique<rdkafka_consumer>(std::move(listener));
+  if (auto st = c->init(s, group_id); !st) return st.err();
+  return std::unique_ptr<consumer>(std::move(c));
+}
+
+core::result<std::unique_ptr<producer>> make_producer(const client_settings& s) {
+  auto p = std::make_unique<rdkafka_producer>();
+  if (auto st = p->init(s); !st) return st.err();
+  return std::unique_ptr<producer>(std::move(p));
+}
+
+core::result<int> partition_count(const client_settings& s, const std::string& topic,
+                                  std::chrono::milliseconds timeout) {
+  event_logger events;
+  auto conf = make_conf(s, {}, &events);
+  if (!conf) return conf.err();
+  std::string err;
+  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf->get(), err));
+  if (!p) return kafka_error("creating metadata client", err);
+  std::unique_ptr<RdKafka::Topic> t(RdKafka::Topic::create(p.get(), topic, nullptr, err));
+  if (!t) return kafka_error("topic " + topic, err);
+  RdKafka::Metadata* md = nullptr;
+  auto e = p->metadata(false, t.get(), &md, static_cast<int>(timeout.count()));
+  std::unique_ptr<RdKafka::Metadata> owned(md);
+  if (e != RdKafka::ERR_NO_ERROR) {
+    return kafka_error("reading metadata of " + topic + " from " + s.bootstrap_servers,
+                       RdKafka::err2str(e));
+  }
+  for (const auto* tm : *md->topics()) {
+    if (tm->topic() != topic) continue;
+    if (tm->err() != RdKafka::ERR_NO_ERROR) {
+      return kafka_error("topic " + topic, RdKafka::err2str(tm->err()));
+    }
+    return static_cast<int>(tm->partitions()->size());
+  }
+  return kafka_error("topic " + topic, "not in the cluster metadata");
+}
+
+}  // namespace weir::kafka

@@ -1,0 +1,1 @@
+#include "weir/time/watermark.h"
