@@ -92,8 +92,7 @@ double start_time_seconds() {
   }
   const double since_boot = stat_field(stat_fields(), 22) / clock_ticks();
   if (!std::isnan(boot) && !std::isnan(since_boot)) return boot + since_boot;
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace
@@ -103,14 +102,13 @@ void add_process_metrics(registry& r, const std::string& version) {
                        [] { return statm_bytes(1); });
   r.add_callback_gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", {},
                        [] { return statm_bytes(0); });
-  r.add_callback_counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-                         {}, cpu_seconds);
+  r.add_callback_counter("process_cpu_seconds_total",
+                         "Total user and system CPU time spent in seconds.", {}, cpu_seconds);
   r.add_gauge("process_start_time_seconds",
               "Start time of the process since unix epoch in seconds.")
       .set(start_time_seconds());
   r.add_callback_gauge("process_open_fds", "Number of open file descriptors.", {}, open_fds);
-  r.add_callback_gauge("process_max_fds", "Maximum number of open file descriptors.", {},
-                       max_fds);
+  r.add_callback_gauge("process_max_fds", "Maximum number of open file descriptors.", {}, max_fds);
   r.add_gauge("weir_build_info", "Always 1; the version of weir as a label.",
               {{"version", version}})
       .set(1);

@@ -68,8 +68,8 @@ histogram::histogram(std::vector<double> bounds)
 void histogram::observe(double v) noexcept {
   if (std::isnan(v)) return;  // would corrupt the sum for good; no bucket holds it
   // First bound >= v; past the end is the +Inf bucket.
-  const auto i = static_cast<std::size_t>(
-      std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
+  const auto i = static_cast<std::size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) -
+                                          bounds_.begin());
   counts_[i].fetch_add(1, std::memory_order_relaxed);
   double cur = sum_.load(std::memory_order_relaxed);
   while (!sum_.compare_exchange_weak(cur, cur + v, std::memory_order_relaxed)) {
@@ -136,8 +136,10 @@ struct registry::family {
   }
 };
 
-registry::family& registry::family_for(const std::string& name, const std::string& help,
-                                       int k) {
+registry::registry() = default;
+registry::~registry() = default;
+
+registry::family& registry::family_for(const std::string& name, const std::string& help, int k) {
   for (auto& f : families_) {
     if (f->name == name) {
       if (f->k != static_cast<kind>(k)) {
@@ -157,15 +159,17 @@ registry::family& registry::family_for(const std::string& name, const std::strin
 
 counter& registry::add_counter(const std::string& name, const std::string& help, labels l) {
   std::lock_guard lock(mu_);
-  auto& s = family_for(name, help, static_cast<int>(kind::counter))
-                .get_or_add(std::move(l), [] { return std::make_unique<counter>(); });
+  auto& s = family_for(name, help, static_cast<int>(kind::counter)).get_or_add(std::move(l), [] {
+    return std::make_unique<counter>();
+  });
   return *std::get<std::unique_ptr<counter>>(s.metric);
 }
 
 gauge& registry::add_gauge(const std::string& name, const std::string& help, labels l) {
   std::lock_guard lock(mu_);
-  auto& s = family_for(name, help, static_cast<int>(kind::gauge))
-                .get_or_add(std::move(l), [] { return std::make_unique<gauge>(); });
+  auto& s = family_for(name, help, static_cast<int>(kind::gauge)).get_or_add(std::move(l), [] {
+    return std::make_unique<gauge>();
+  });
   return *std::get<std::unique_ptr<gauge>>(s.metric);
 }
 
@@ -176,8 +180,9 @@ histogram& registry::add_histogram(const std::string& name, const std::string& h
     misuse(name, "histogram bounds must be strictly ascending");
   }
   std::lock_guard lock(mu_);
-  auto& s = family_for(name, help, static_cast<int>(kind::histogram))
-                .get_or_add(std::move(l), [&] { return std::make_unique<histogram>(bounds); });
+  auto& s = family_for(name, help, static_cast<int>(kind::histogram)).get_or_add(std::move(l), [&] {
+    return std::make_unique<histogram>(bounds);
+  });
   auto& h = *std::get<std::unique_ptr<histogram>>(s.metric);
   if (h.read().bounds != bounds) misuse(name, "registered again with other bounds");
   return h;
@@ -186,16 +191,20 @@ histogram& registry::add_histogram(const std::string& name, const std::string& h
 void registry::add_callback_gauge(const std::string& name, const std::string& help, labels l,
                                   std::function<double()> read) {
   std::lock_guard lock(mu_);
-  auto& s = family_for(name, help, static_cast<int>(kind::callback_gauge))
-                .get_or_add(std::move(l), [] { return std::function<double()>(); });
+  auto& s =
+      family_for(name, help, static_cast<int>(kind::callback_gauge)).get_or_add(std::move(l), [] {
+        return std::function<double()>();
+      });
   s.metric = std::move(read);
 }
 
 void registry::add_callback_counter(const std::string& name, const std::string& help, labels l,
                                     std::function<double()> read) {
   std::lock_guard lock(mu_);
-  auto& s = family_for(name, help, static_cast<int>(kind::callback_counter))
-                .get_or_add(std::move(l), [] { return std::function<double()>(); });
+  auto& s =
+      family_for(name, help, static_cast<int>(kind::callback_counter)).get_or_add(std::move(l), [] {
+        return std::function<double()>();
+      });
   s.metric = std::move(read);
 }
 

@@ -19,9 +19,12 @@ namespace weir::metrics {
 class http_server {
  public:
   // `ready` returns an empty string when ready, else the reason it is not.
+  // It is called on the server's thread, once per /readyz request.
   using readiness = std::function<std::string()>;
 
-  // `listen` is host:port; port 0 picks a free port (see port()).
+  // `listen` is host:port; port 0 picks a free port (see port()). The host may
+  // be a name, an IPv4 address, a bracketed IPv6 address ("[::1]:9090"), or
+  // empty for every IPv4 interface. `reg` must outlive the server.
   static core::result<std::unique_ptr<http_server>> start(std::string_view listen,
                                                           const registry& reg, readiness ready);
   ~http_server();

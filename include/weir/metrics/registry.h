@@ -66,6 +66,11 @@ std::vector<double> duration_buckets();
 // Registering the same name and labels twice returns the same metric.
 class registry {
  public:
+  registry();
+  ~registry();  // out of line: `family` is complete only in registry.cc
+  registry(const registry&) = delete;
+  registry& operator=(const registry&) = delete;
+
   counter& add_counter(const std::string& name, const std::string& help, labels l = {});
   gauge& add_gauge(const std::string& name, const std::string& help, labels l = {});
   histogram& add_histogram(const std::string& name, const std::string& help, labels l,
