@@ -1,0 +1,88 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "weir/config/diagnostics.h"
+#include "weir/config/pipeline.h"
+#include "weir/core/record.h"
+#include "weir/core/result.h"
+#include "weir/core/time.h"
+#include "weir/core/value.h"
+#include "weir/metrics/registry.h"
+#include "weir/state/database.h"
+
+namespace weir::ops {
+
+// A record on its way through the steps of one task.
+struct event {
+  core::value value;                          // the payload, a JSON object
+  std::optional<std::string> key;             // Kafka key, or the group key of a result
+  core::millis time = 0;                      // event time
+  const core::record_view* source = nullptr;  // the consumed record; null for results
+};
+
+// Where a step sends what it produces: the next step, or the sink.
+class emitter {
+ public:
+  virtual ~emitter() = default;
+  virtual void emit(event&& e) = 0;
+};
+
+// What a step instance gets from its task.
+struct task_context {
+  std::int32_t partition = 0;
+  std::string key_prefix;         // prefix of this partition's keys in every store
+  state::store* store = nullptr;  // the step's store; null for stateless steps
+};
+
+// The per-task part of a step: its mutable state. Owned and called by one
+// task on its worker thread only.
+class step_instance {
+ public:
+  virtual ~step_instance() = default;
+  // Handles one record. A record error (bad type, ...) is returned and the
+  // task deals with it according to `errors.on_error`.
+  virtual core::status process(event&& e, emitter& out) = 0;
+  // The task's watermark advanced to `wm` (never backwards).
+  virtual void on_watermark(core::millis /*wm*/, emitter& /*out*/) {}
+  // Loads this partition's state from the store (before the first record).
+  virtual core::status restore() { return {}; }
+  // Adds the state changed since the last checkpoint to `batch`.
+  virtual void checkpoint(state::write_batch& /*batch*/) {}
+};
+
+// A step as declared in the pipeline file: compiled, immutable after load,
+// shared by every task of the pipeline.
+class step {
+ public:
+  virtual ~step() = default;
+  const std::string& name() const noexcept { return name_; }
+  // Stateful steps get a store named `<pipeline>.<step id>`.
+  virtual bool stateful() const noexcept { return false; }
+  virtual std::unique_ptr<step_instance> instantiate(const task_context& ctx) const = 0;
+
+ protected:
+  explicit step(std::string name) : name_(std::move(name)) {}
+
+ private:
+  std::string name_;
+};
+
+// What a step's parser may look at besides its own entry.
+struct build_context {
+  const config::pipeline_spec& pipeline;
+  // Partition count of the source topic when known (at `weir run`); nullopt
+  // for `weir validate`, which must decide without a broker.
+  std::optional<int> source_partitions;
+  metrics::registry& metrics;
+};
+
+// Builds the step of `spec`, reporting every problem to `diag`; nullptr when
+// there were problems.
+std::unique_ptr<step> build_step(const config::step_spec& spec, const build_context& ctx,
+                                 config::diagnostics& diag);
+
+}  // namespace weir::ops

@@ -1,0 +1,94 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "weir/core/record.h"
+#include "weir/ops/step.h"
+#include "weir/runtime/topology.h"
+#include "weir/state/database.h"
+#include "weir/time/watermark.h"
+
+namespace weir::runtime {
+
+// Where a task's results go (the worker's producer, or a test's list).
+class record_sink {
+ public:
+  virtual ~record_sink() = default;
+  virtual void write(core::output_record&& r) = 0;
+};
+
+// Counts record errors by step and code and logs them, rate-limited.
+class error_reporter {
+ public:
+  explicit error_reporter(const topology& t) : topology_(t) {}
+  void report(const std::string& step, const core::error& e, const core::record_view* source);
+
+ private:
+  struct entry {
+    std::string step;
+    core::errc code;
+    metrics::counter* counter;
+    std::int64_t last_log_ms = 0;
+    std::uint64_t suppressed = 0;
+  };
+  const topology& topology_;
+  std::vector<entry> entries_;
+};
+
+// The processing of one input partition: decode, event time, watermark, the
+// steps in order, the sink. Owned by one worker thread; holds the per-task
+// instances of the topology's steps.
+class task {
+ public:
+  task(const topology& t, std::int32_t partition, state::database& db, record_sink& sink,
+       error_reporter& errors);
+  task(const task&) = delete;
+  task& operator=(const task&) = delete;
+
+  // Loads the partition's progress and step state. Returns the offset to
+  // start reading at, or nullopt when there is no checkpoint.
+  core::result<std::optional<std::int64_t>> restore();
+
+  void process(const core::record_view& r);
+
+  // Adds the state changed since the last checkpoint and the progress.
+  void checkpoint(state::write_batch& batch);
+
+  std::int32_t partition() const noexcept { return partition_; }
+  // Next offset to read; -1 until a record was read or progress restored.
+  std::int64_t next_offset() const noexcept { return next_offset_; }
+  core::millis watermark() const noexcept { return watermark_.current(); }
+
+ private:
+  // Links step i to step i+1; the last link writes to the sink.
+  class link final : public ops::emitter {
+   public:
+    link(task& t, std::size_t index) : task_(t), index_(index) {}
+    void emit(ops::event&& e) override;
+
+   private:
+    task& task_;
+    std::size_t index_;
+  };
+
+  void advance_watermark();
+  void write_to_sink(ops::event&& e);
+  core::result<core::millis> event_time(const core::value& v, const core::record_view& r) const;
+
+  const topology& topology_;
+  std::int32_t partition_;
+  state::partition_id progress_id_;
+  state::database& db_;
+  record_sink& sink_;
+  error_reporter& errors_;
+  time::watermark_tracker watermark_;
+  std::vector<std::unique_ptr<ops::step_instance>> steps_;
+  std::vector<std::unique_ptr<link>> links_;  // links_[i] feeds step i; the last feeds the sink
+  std::int64_t next_offset_ = -1;
+  const core::record_view* current_ = nullptr;  // the record being processed
+};
+
+}  // namespace weir::runtime

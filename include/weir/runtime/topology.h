@@ -1,0 +1,43 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "weir/config/pipeline.h"
+#include "weir/expr/expression.h"
+#include "weir/metrics/registry.h"
+#include "weir/ops/step.h"
+
+namespace weir::runtime {
+
+// Counters of one pipeline, shared by its tasks (relaxed atomics).
+struct pipeline_probe {
+  metrics::counter* consumed = nullptr;
+  metrics::counter* consumed_bytes = nullptr;
+  metrics::counter* produced = nullptr;
+  metrics::counter* produced_bytes = nullptr;
+  metrics::histogram* checkpoint_seconds = nullptr;
+  metrics::counter* checkpoint_failures = nullptr;
+  metrics::registry* registry = nullptr;  // for per-step error counters, made on first use
+};
+
+// A pipeline as the workers run it: the validated spec and its compiled
+// steps. Immutable once built; shared by every worker thread.
+struct topology {
+  config::pipeline_spec spec;
+  std::vector<std::unique_ptr<ops::step>> steps;
+  std::optional<expr::expression> event_time;  // path of the event-time field
+  std::optional<expr::expression> sink_key;
+  pipeline_probe probe;
+};
+
+// Compiles the steps and expressions of `spec`. `source_partitions` is the
+// source topic's partition count when known (see ops::build_context). Every
+// problem goes to `diag`; nullptr when there was any.
+std::unique_ptr<topology> build_topology(config::pipeline_spec spec,
+                                         std::optional<int> source_partitions,
+                                         metrics::registry& metrics, config::diagnostics& diag);
+
+}  // namespace weir::runtime

@@ -1,0 +1,61 @@
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "weir/kafka/client.h"
+#include "weir/runtime/task.h"
+#include "weir/runtime/topology.h"
+#include "weir/state/database.h"
+
+namespace weir::runtime {
+
+// One consumer-group member of one pipeline on its own thread: its consumer,
+// its producer and the tasks of its assigned partitions. Nothing here is
+// shared with other workers except the database and the metrics. Neither
+// copyable nor movable.
+class worker {
+ public:
+  enum class phase : int { starting, running, stopped, failed };
+
+  worker(const topology& t, const kafka::client_settings& kafka, state::database& db,
+         std::string name);
+  ~worker();
+  worker(const worker&) = delete;
+  worker& operator=(const worker&) = delete;
+
+  // Starts the thread. `stop` is the process-wide stop request.
+  void start(const std::atomic<bool>& stop);
+  void join();
+  phase current_phase() const noexcept { return phase_.load(); }
+  // Why the worker failed, once it has.
+  const std::string& failure() const noexcept { return failure_; }
+
+ private:
+  class producer_sink;
+  void run(const std::atomic<bool>& stop);
+  core::status loop(const std::atomic<bool>& stop);
+  std::vector<kafka::partition_offset> on_assigned(const std::vector<kafka::topic_partition>& tps);
+  void on_revoked(const std::vector<kafka::topic_partition>& tps, bool lost);
+  // Flushes outputs, writes every task's checkpoint in one batch, commits offsets.
+  core::status checkpoint();
+
+  const topology& topology_;
+  kafka::client_settings kafka_;
+  state::database& db_;
+  std::string name_;
+  std::unique_ptr<kafka::producer> producer_;
+  std::unique_ptr<producer_sink> sink_;
+  std::unique_ptr<error_reporter> errors_;
+  std::unique_ptr<kafka::consumer> consumer_;
+  std::map<std::int32_t, std::unique_ptr<task>> tasks_;
+  core::status deferred_;  // an error raised inside a rebalance callback
+  std::atomic<phase> phase_{phase::starting};
+  std::string failure_;
+  std::thread thread_;
+};
+
+}  // namespace weir::runtime

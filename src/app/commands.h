@@ -1,0 +1,22 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "weir/kafka/client.h"
+
+namespace weir::app {
+
+// Worker settings from flags and their WEIR_* environment twins.
+struct worker_options {
+  kafka::client_settings kafka;
+  std::string state_dir = "./weir-state";
+  std::string metrics_listen = "127.0.0.1:9464";
+  int threads = 1;
+  std::string instance_id;
+};
+
+int validate(const std::vector<std::string>& files);
+int run(const std::vector<std::string>& files, const worker_options& options);
+
+}  // namespace weir::app

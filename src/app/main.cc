@@ -1,0 +1,80 @@
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "app/commands.h"
+#include "weir/core/log.h"
+
+#ifndef WEIR_VERSION
+#define WEIR_VERSION "dev"
+#endif
+
+int main(int argc, char** argv) {
+  CLI::App app{"weir: a stream processor for Kafka"};
+  app.require_subcommand(1);
+  weir::app::worker_options opts;
+  std::string log_level = "info";
+  std::string log_format = "text";
+  std::vector<std::string> files;
+  std::vector<std::string> kafka_properties;
+
+  auto* run = app.add_subcommand("run", "Run pipelines until SIGINT/SIGTERM, then checkpoint and exit 0");
+  run->add_option("pipelines", files, "Pipeline files")->required()->check(CLI::ExistingFile);
+  run->add_option("--bootstrap-servers", opts.kafka.bootstrap_servers, "Kafka bootstrap servers")
+      ->envname("WEIR_BOOTSTRAP_SERVERS")
+      ->capture_default_str();
+  run->add_option("--state-dir", opts.state_dir, "Directory of the local state (RocksDB)")
+      ->envname("WEIR_STATE_DIR")
+      ->capture_default_str();
+  run->add_option("--metrics-listen", opts.metrics_listen,
+                  "host:port for /metrics, /healthz and /readyz (empty: off)")
+      ->envname("WEIR_METRICS_LISTEN")
+      ->capture_default_str();
+  run->add_option("--threads", opts.threads, "Worker threads (consumer-group members) per pipeline")
+      ->envname("WEIR_THREADS")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  run->add_option("--instance-id", opts.instance_id, "Stable id of this deployment slot")
+      ->envname("WEIR_INSTANCE_ID");
+  run->add_option("--kafka-property", kafka_properties,
+                  "librdkafka property KEY=VALUE (repeatable): SASL, SSL, tuning")
+      ->envname("WEIR_KAFKA_PROPERTIES")
+      ->delimiter(',');
+  for (auto* sub : {run}) {
+    sub->add_option("--log-level", log_level, "debug, info, warn or error")
+        ->envname("WEIR_LOG_LEVEL")
+        ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+    sub->add_option("--log-format", log_format, "text or json")
+        ->envname("WEIR_LOG_FORMAT")
+        ->check(CLI::IsMember({"text", "json"}));
+  }
+
+  auto* validate = app.add_subcommand("validate", "Check pipeline files; every problem as FILE:LINE:COL: message");
+  validate->add_option("pipelines", files, "Pipeline files")->required();
+
+  app.add_subcommand("version", "Print the version");
+
+  CLI11_PARSE(app, argc, argv);
+
+  weir::core::log::level lvl = weir::core::log::level::info;
+  weir::core::log::parse_level(log_level, lvl);
+  weir::core::log::configure(lvl, log_format == "json" ? weir::core::log::format::json
+                                                        : weir::core::log::format::text);
+  for (const auto& kv : kafka_properties) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::fprintf(stderr, "--kafka-property needs KEY=VALUE, got '%s'\n", kv.c_str());
+      return 2;
+    }
+    opts.kafka.properties.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+
+  if (app.got_subcommand("version")) {
+    std::printf("weir %s\n", WEIR_VERSION);
+    return 0;
+  }
+  if (app.got_subcommand("validate")) return weir::app::validate(files);
+  return weir::app::run(files, opts);
+}

@@ -1,0 +1,153 @@
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <unistd.h>
+
+#include "app/commands.h"
+#include "app/load.h"
+#include "weir/core/log.h"
+#include "weir/metrics/http_server.h"
+#include "weir/runtime/worker.h"
+#include "weir/state/database.h"
+
+#ifndef WEIR_VERSION
+#define WEIR_VERSION "dev"
+#endif
+
+namespace weir::app {
+namespace {
+
+// Checks that a topic exists; returns its partition count or an error line.
+core::result<int> topic_partitions(const kafka::client_settings& k, const std::string& topic) {
+  return kafka::partition_count(k, topic, std::chrono::seconds(30));
+}
+
+}  // namespace
+
+int run(const std::vector<std::string>& files, const worker_options& options) {
+  // Signals are taken by sigtimedwait below, never by a handler, so worker
+  // threads are never interrupted.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  metrics::registry registry;
+  metrics::add_process_metrics(registry, WEIR_VERSION);
+
+  std::vector<std::unique_ptr<runtime::topology>> topologies;
+  bool bad = false;
+  for (const auto& file : files) {
+    std::string missing;
+    auto partitions = [&](const std::string& topic) -> std::optional<int> {
+      auto n = topic_partitions(options.kafka, topic);
+      if (!n) {
+        missing = n.err().message;
+        return std::nullopt;
+      }
+      return *n;
+    };
+    auto loaded = load(file, partitions, registry);
+    for (const auto& p : loaded.problems) std::fprintf(stderr, "%s\n", p.c_str());
+    if (!missing.empty()) {
+      core::log::error("source topic unavailable", {{"file", file}, {"error", missing}});
+      bad = true;
+      continue;
+    }
+    if (!loaded.topology) {
+      bad = true;
+      continue;
+    }
+    if (auto sink = topic_partitions(options.kafka, loaded.topology->spec.sink.topic); !sink) {
+      core::log::error("sink topic unavailable", {{"file", file}, {"error", sink.err().message}});
+      bad = true;
+      continue;
+    }
+    topologies.push_back(std::move(loaded.topology));
+  }
+  if (bad) return 1;
+
+  auto db = state::open_rocksdb(options.state_dir);
+  if (!db) {
+    core::log::error("cannot open state", {{"error", db.err().message}});
+    return 1;
+  }
+
+  std::atomic<bool> stop{false};
+  std::vector<std::unique_ptr<runtime::worker>> workers;
+  for (const auto& t : topologies) {
+    for (int i = 0; i < options.threads; ++i) {
+      std::string name = t->spec.name + "-" + (options.instance_id.empty() ? "weir" : options.instance_id) +
+                         "-" + std::to_string(i);
+      workers.push_back(std::make_unique<runtime::worker>(*t, options.kafka, **db, name));
+    }
+  }
+
+  auto ready = [&]() -> std::string {
+    for (const auto& w : workers) {
+      switch (w->current_phase()) {
+        case runtime::worker::phase::starting: return "starting";
+        case runtime::worker::phase::stopped: return "stopped";
+        case runtime::worker::phase::failed: return "failed: " + w->failure();
+        case runtime::worker::phase::running: break;
+      }
+    }
+    return {};
+  };
+  std::unique_ptr<metrics::http_server> http;
+  if (!options.metrics_listen.empty()) {
+    auto s = metrics::http_server::start(options.metrics_listen, registry, ready);
+    if (!s) {
+      core::log::error("cannot serve metrics", {{"error", s.err().message}});
+      return 1;
+    }
+    http = std::move(*s);
+    core::log::info("serving metrics", {{"listen", options.metrics_listen},
+                                        {"port", std::to_string(http->port())}});
+  }
+
+  for (auto& w : workers) w->start(stop);
+
+  int exit_code = 0;
+  bool stopping = false;
+  for (;;) {
+    timespec wait{0, 200'000'000};
+    int sig = sigtimedwait(&signals, nullptr, &wait);
+    if (sig > 0) {
+      if (stopping) {
+        core::log::warn("second signal: exiting without a checkpoint");
+        std::_Exit(130);
+      }
+      core::log::info("signal received: checkpointing and stopping", {{"signal", strsignal(sig)}});
+      stopping = true;
+      stop = true;
+    }
+    bool all_done = true;
+    for (const auto& w : workers) {
+      auto ph = w->current_phase();
+      if (ph == runtime::worker::phase::failed && !stopping) {
+        // One failed worker stops the process: a supervisor restarts it from
+        // the last checkpoint.
+        stopping = true;
+        stop = true;
+        exit_code = 1;
+      }
+      if (ph != runtime::worker::phase::stopped && ph != runtime::worker::phase::failed) {
+        all_done = false;
+      }
+    }
+    if (all_done) break;
+  }
+  for (auto& w : workers) {
+    w->join();
+    if (w->current_phase() == runtime::worker::phase::failed) exit_code = 1;
+  }
+  workers.clear();
+  core::log::info("stopped", {{"exit_code", std::to_string(exit_code)}});
+  return exit_code;
+}
+
+}  // namespace weir::app

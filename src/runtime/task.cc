@@ -1,0 +1,205 @@
+#include "weir/runtime/task.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "weir/core/json.h"
+#include "weir/core/log.h"
+
+namespace weir::runtime {
+
+namespace {
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+void error_reporter::report(const std::string& step, const core::error& e,
+                            const core::record_view* source) {
+  entry* found = nullptr;
+  for (auto& x : entries_) {
+    if (x.code == e.code && x.step == step) found = &x;
+  }
+  if (!found) {
+    auto& c = topology_.probe.registry->add_counter(
+        "weir_record_errors_total", "Records that failed a step, by error code.",
+        {{"pipeline", topology_.spec.name}, {"step", step}, {"error", core::errc_name(e.code)}});
+    entries_.push_back(entry{step, e.code, &c});
+    found = &entries_.back();
+  }
+  found->counter->inc();
+  // At most one line per step and code every 10 s, saying how many were not logged.
+  auto now = wall_ms();
+  if (found->last_log_ms != 0 && now - found->last_log_ms < 10'000) {
+    ++found->suppressed;
+    return;
+  }
+  std::string where = source ? std::string(source->topic) + "/" + std::to_string(source->partition) +
+                                   "@" + std::to_string(source->offset)
+                             : "window result";
+  core::log::warn("record skipped", {{"pipeline", topology_.spec.name},
+                                     {"step", step},
+                                     {"error", core::errc_name(e.code)},
+                                     {"reason", e.message},
+                                     {"record", where},
+                                     {"not_logged_since_last", std::to_string(found->suppressed)}});
+  found->last_log_ms = now;
+  found->suppressed = 0;
+}
+
+task::task(const topology& t, std::int32_t partition, state::database& db, record_sink& sink,
+           error_reporter& errors)
+    : topology_(t),
+      partition_(partition),
+      progress_id_{t.spec.name, t.spec.source.topics.front(), partition},
+      db_(db),
+      sink_(sink),
+      errors_(errors),
+      watermark_(t.spec.source.max_out_of_orderness) {
+  for (std::size_t i = 0; i <= t.steps.size(); ++i) links_.push_back(std::make_unique<link>(*this, i));
+}
+
+core::result<std::optional<std::int64_t>> task::restore() {
+  std::optional<std::int64_t> start;
+  auto pr = db_.read_progress(progress_id_);
+  if (!pr) return std::move(pr).err();
+  core::millis wm = core::min_time;
+  if (*pr) {
+    start = (*pr)->next_offset;
+    next_offset_ = (*pr)->next_offset;
+    wm = (*pr)->watermark;
+  }
+  watermark_ = time::watermark_tracker(topology_.spec.source.max_out_of_orderness, wm);
+  const std::string prefix = state::partition_prefix(partition_);
+  for (const auto& st : topology_.steps) {
+    ops::task_context ctx{partition_, prefix, nullptr};
+    if (st->stateful()) {
+      auto s = db_.open_store(topology_.spec.name + "." + st->name());
+      if (!s) return std::move(s).err();
+      ctx.store = *s;
+    }
+    auto inst = st->instantiate(ctx);
+    if (auto r = inst->restore(); !r) return r.err();
+    steps_.push_back(std::move(inst));
+  }
+  if (wm != core::min_time) advance_watermark();
+  return start;
+}
+
+core::result<core::millis> task::event_time(const core::value& v,
+                                            const core::record_view& r) const {
+  if (!topology_.event_time) return r.timestamp_ms;
+  auto t = topology_.event_time->eval(expr::scope{&v, &r});
+  if (!t) return std::move(t).err();
+  const auto& spec = *topology_.spec.source.event_time;
+  if (t->is_null()) {
+    return core::error{core::errc::missing_field, "event time field '" + spec.field + "' is missing"};
+  }
+  switch (spec.format) {
+    case config::time_format::epoch_ms:
+    case config::time_format::epoch_s: {
+      if (!t->is_number() || !std::isfinite(t->as_number())) {
+        return core::error{core::errc::invalid_time, "event time field '" + spec.field +
+                                                         "' must be a number, found " +
+                                                         core::kind_name(t->type())};
+      }
+      double x = t->as_number();
+      if (spec.format == config::time_format::epoch_s) x *= 1000;
+      if (std::fabs(x) > 9.2e18) {
+        return core::error{core::errc::invalid_time, "event time out of range"};
+      }
+      return static_cast<core::millis>(std::floor(x));
+    }
+    case config::time_format::iso8601:
+      if (!t->is_string()) {
+        return core::error{core::errc::invalid_time, "event time field '" + spec.field +
+                                                         "' must be an ISO 8601 string, found " +
+                                                         core::kind_name(t->type())};
+      }
+      return core::parse_iso8601(t->as_string());
+  }
+  return core::error{core::errc::internal, "unknown time format"};
+}
+
+void task::process(const core::record_view& r) {
+  next_offset_ = r.offset + 1;
+  current_ = &r;
+  topology_.probe.consumed->inc();
+  topology_.probe.consumed_bytes->inc(r.value ? r.value->size() : 0);
+  if (!r.value) {
+    errors_.report("source", core::error{core::errc::invalid_json, "record has no value"}, &r);
+    return;
+  }
+  auto decoded = core::parse_json(*r.value);
+  if (!decoded) {
+    errors_.report("source", decoded.err(), &r);
+    return;
+  }
+  if (!decoded->is_object()) {
+    errors_.report("source",
+                   core::error{core::errc::invalid_json,
+                               std::string("record value must be a JSON object, found ") +
+                                   core::kind_name(decoded->type())},
+                   &r);
+    return;
+  }
+  auto t = event_time(*decoded, r);
+  if (!t) {
+    errors_.report("source", t.err(), &r);
+    return;
+  }
+  if (watermark_.observe(*t)) advance_watermark();
+  ops::event e;
+  e.value = std::move(*decoded);
+  if (r.key) e.key = std::string(*r.key);
+  e.time = *t;
+  e.source = &r;
+  links_[0]->emit(std::move(e));
+  current_ = nullptr;
+}
+
+void task::advance_watermark() {
+  const core::millis wm = watermark_.current();
+  for (std::size_t i = 0; i < steps_.size(); ++i) steps_[i]->on_watermark(wm, *links_[i + 1]);
+}
+
+void task::link::emit(ops::event&& e) {
+  if (index_ == task_.steps_.size()) {
+    task_.write_to_sink(std::move(e));
+    return;
+  }
+  const core::record_view* source = e.source;
+  if (auto st = task_.steps_[index_]->process(std::move(e), *task_.links_[index_ + 1]); !st) {
+    task_.errors_.report(task_.topology_.steps[index_]->name(), st.err(), source);
+  }
+}
+
+void task::write_to_sink(ops::event&& e) {
+  core::output_record out;
+  out.topic = topology_.spec.sink.topic;
+  if (topology_.sink_key) {
+    auto k = topology_.sink_key->eval(expr::scope{&e.value, e.source});
+    if (!k) {
+      errors_.report("sink", k.err(), e.source);
+      return;
+    }
+    if (k->is_string()) out.key = k->as_string();
+    else if (!k->is_null()) out.key = core::to_json(*k);
+  } else {
+    out.key = std::move(e.key);
+  }
+  core::write_json(e.value, out.value);
+  out.timestamp_ms = e.time;
+  topology_.probe.produced->inc();
+  topology_.probe.produced_bytes->inc(out.value.size());
+  sink_.write(std::move(out));
+}
+
+void task::checkpoint(state::write_batch& batch) {
+  for (auto& s : steps_) s->checkpoint(batch);
+  if (next_offset_ >= 0) batch.put_progress(progress_id_, {next_offset_, watermark_.current()});
+}
+
+}  // namespace weir::runtime

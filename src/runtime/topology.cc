@@ -1,0 +1,74 @@
+#include "weir/runtime/topology.h"
+
+#include "weir/core/log.h"
+
+namespace weir::runtime {
+namespace {
+
+std::optional<expr::expression> compile_at(const std::string& text, config::mark at,
+                                           config::diagnostics& diag, const std::string& what) {
+  auto compiled = expr::expression::compile(text);
+  if (auto* err = std::get_if<expr::syntax_error>(&compiled)) {
+    diag.error(at, what + ": " + err->message);
+    return std::nullopt;
+  }
+  return std::get<expr::expression>(std::move(compiled));
+}
+
+}  // namespace
+
+std::unique_ptr<topology> build_topology(config::pipeline_spec spec,
+                                         std::optional<int> source_partitions,
+                                         metrics::registry& metrics, config::diagnostics& diag) {
+  auto t = std::make_unique<topology>();
+  t->spec = std::move(spec);
+  const auto& s = t->spec;
+  if (s.source.event_time) {
+    t->event_time = compile_at(s.source.event_time->field, s.source.event_time->field_at, diag,
+                               "event_time.field");
+    if (t->event_time && !t->event_time->path_name()) {
+      diag.error(s.source.event_time->field_at, "event_time.field must be a field path");
+    }
+  }
+  ops::build_context ctx{t->spec, source_partitions, metrics};
+  for (const auto& step_spec : s.steps) {
+    if (auto st = ops::build_step(step_spec, ctx, diag)) t->steps.push_back(std::move(st));
+  }
+  if (s.sink.key) {
+    const auto& n = *s.sink.key;
+    auto compiled = expr::expression::compile(n.scalar);
+    if (auto* err = std::get_if<expr::syntax_error>(&compiled)) {
+      diag.error(n.mark_at(err->offset), "sink.key: " + err->message);
+    } else {
+      t->sink_key = std::get<expr::expression>(std::move(compiled));
+    }
+  }
+  if (!diag.ok()) return nullptr;
+
+  metrics::labels p{{"pipeline", s.name}};
+  auto with_topic = [&](const std::string& topic) {
+    auto l = p;
+    l.emplace_back("topic", topic);
+    return l;
+  };
+  const std::string& in = s.source.topics.front();
+  t->probe.consumed = &metrics.add_counter("weir_records_consumed_total",
+                                           "Records read from source topics.", with_topic(in));
+  t->probe.consumed_bytes = &metrics.add_counter(
+      "weir_consumed_bytes_total", "Bytes of record values read from source topics.", with_topic(in));
+  t->probe.produced = &metrics.add_counter("weir_records_produced_total",
+                                           "Records written to sink topics.", with_topic(s.sink.topic));
+  t->probe.produced_bytes = &metrics.add_counter(
+      "weir_produced_bytes_total", "Bytes of record values written to sink topics.",
+      with_topic(s.sink.topic));
+  t->probe.checkpoint_seconds =
+      &metrics.add_histogram("weir_checkpoint_duration_seconds",
+                             "Time to flush outputs, write the state checkpoint and commit offsets.",
+                             p, metrics::duration_buckets());
+  t->probe.checkpoint_failures = &metrics.add_counter(
+      "weir_checkpoint_failures_total", "Checkpoints that failed.", p);
+  t->probe.registry = &metrics;
+  return t;
+}
+
+}  // namespace weir::runtime
