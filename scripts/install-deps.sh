@@ -6,8 +6,7 @@
 # something is missing. Runs as root, or through sudo when available.
 set -euo pipefail
 
-WEIR_SCRIPT_NAME=install-deps.sh
-# shellcheck source=scripts/lib.sh
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 packages=(
@@ -38,8 +37,14 @@ if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0
 fi
 
-export DEBIAN_FRONTEND=noninteractive
-weir_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-weir_as_root env DEBIAN_FRONTEND=noninteractive \
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! {
+  weir_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+    weir_as_root env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -q --no-install-recommends "${missing[@]}"
+} >"$log" 2>&1; then
+  tail -n 30 "$log" >&2
+  weir_die "apt-get failed installing: ${missing[*]}"
+fi
 echo "install-deps: installed ${#missing[@]} missing package(s): ${missing[*]}"

@@ -4,7 +4,7 @@
 
 # Prints a message prefixed with the calling script's name to stderr.
 weir_log() {
-  printf '%s: %s\n' "${WEIR_SCRIPT_NAME:-${0##*/}}" "$*" >&2
+  printf '%s: %s\n' "${0##*/}" "$*" >&2
 }
 
 # Prints a message to stderr and exits 1.

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs weir's whole test suite: installs what is missing, builds, runs the unit
+# tests (ctest; again under ASan+UBSan), then starts a private local Kafka
+# broker and runs the integration tests against it (pytest), and stops the
+# broker whatever happens. The README's test command; .ci/run calls it.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(pwd)
+
+scripts/install-deps.sh
+scripts/build.sh build
+
+echo "== unit tests"
+(cd build && ctest --output-on-failure -j2 -L unit)
+
+if [[ ${WEIR_SKIP_SANITIZERS:-0} != 1 ]]; then
+  echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
+  scripts/build.sh build-asan -DWEIR_SANITIZE=ON
+  (cd build-asan && ctest --output-on-failure -j2 -L unit)
+fi
+
+echo "== integration tests against a local Kafka broker"
+# A private broker on its own port and directory, so a broker started by the
+# quick start (port 9092) is left alone.
+export WEIR_KAFKA_PORT=${WEIR_TEST_KAFKA_PORT:-19092}
+run_dir=$(mktemp -d /tmp/weir-test.XXXXXX)
+export WEIR_KAFKA_DIR=$run_dir/kafka
+cleanup() {
+  scripts/kafka.sh stop >/dev/null 2>&1 || true
+  rm -rf "$run_dir"
+}
+trap cleanup EXIT
+scripts/kafka.sh start
+export WEIR_TEST_BOOTSTRAP=127.0.0.1:$WEIR_KAFKA_PORT
+export WEIR_BIN=$root/build/weir
+/usr/bin/python3 -m pytest -v -p no:cacheprovider tests/integration
