@@ -1,0 +1,214 @@
+#include <catch2/catch.hpp>
+
+#include "weir/config/pipeline.h"
+#include "weir/core/json.h"
+#include "weir/ops/step.h"
+#include "weir/state/database.h"
+
+using namespace weir;
+
+namespace {
+
+struct collect final : ops::emitter {
+  std::vector<std::string> values;
+  std::vector<std::optional<std::string>> keys;
+  std::vector<core::millis> times;
+  void emit(ops::event&& e) override {
+    values.push_back(core::to_json(e.value));
+    keys.push_back(e.key);
+    times.push_back(e.time);
+  }
+};
+
+// One window step built from YAML, with its own in-memory store.
+struct fixture {
+  explicit fixture(const std::string& window_yaml, std::optional<int> partitions = 1)
+      : diag("w.yaml") {
+    spec = config::load_pipeline_text(
+        "pipeline: p\nsource: {topic: in, partitioned_by: user}\nsteps:\n  - id: w\n    window: " +
+            window_yaml + "\nsink: {topic: out}\n",
+        diag);
+    REQUIRE(spec);
+    ops::build_context ctx{*spec, partitions, registry};
+    step = ops::build_step(spec->steps.at(0), ctx, diag);
+  }
+  std::unique_ptr<ops::step_instance> instance() {
+    auto s = db->open_store("p.w");
+    REQUIRE(s.ok());
+    auto inst = step->instantiate(ops::task_context{0, state::partition_prefix(0), *s});
+    REQUIRE(inst->restore().ok());
+    return inst;
+  }
+  void push(ops::step_instance& w, const std::string& json, core::millis t) {
+    auto v = core::parse_json(json);
+    REQUIRE(v.ok());
+    REQUIRE(w.process(ops::event{std::move(*v), std::nullopt, t, nullptr}, out).ok());
+  }
+  std::vector<std::string> problems() const {
+    std::vector<std::string> p;
+    for (const auto& d : diag.list()) p.push_back(d.format());
+    return p;
+  }
+
+  metrics::registry registry;
+  config::diagnostics diag;
+  std::optional<config::pipeline_spec> spec;
+  std::unique_ptr<ops::step> step;
+  std::unique_ptr<state::database> db = state::open_memory();
+  collect out;
+};
+
+const char* per_user =
+    "{group_by: [user], tumbling: 10s, allowed_lateness: 2s, aggregate: {n: count(), s: "
+    "sum(x), lo: min(x), hi: max(x), mean: avg(x)}}";
+
+}  // namespace
+
+TEST_CASE("tumbling windows are aligned to the epoch and close at end + lateness") {
+  fixture f(per_user);
+  REQUIRE(f.step);
+  auto w = f.instance();
+  f.push(*w, R"({"user":"a","x":1})", 0);
+  f.push(*w, R"({"user":"a","x":3})", 9999);
+  f.push(*w, R"({"user":"b","x":2})", 5000);
+  f.push(*w, R"({"user":"a","x":7})", 10000);
+  w->on_watermark(11999, f.out);  // end 10000 + lateness 2000 not reached
+  CHECK(f.out.values.empty());
+  w->on_watermark(12000, f.out);
+  REQUIRE(f.out.values.size() == 2);
+  CHECK(f.out.values[0] ==
+        R"({"user":"a","window_start":0,"window_end":10000,"n":2,"s":4,"lo":1,"hi":3,"mean":2})");
+  CHECK(f.out.values[1] ==
+        R"({"user":"b","window_start":0,"window_end":10000,"n":1,"s":2,"lo":2,"hi":2,"mean":2})");
+  CHECK(f.out.keys[0] == std::optional<std::string>("a"));
+  CHECK(f.out.times[0] == 9999);
+  w->on_watermark(100000, f.out);
+  REQUIRE(f.out.values.size() == 3);
+  CHECK(f.out.values[2] ==
+        R"({"user":"a","window_start":10000,"window_end":20000,"n":1,"s":7,"lo":7,"hi":7,"mean":7})");
+}
+
+TEST_CASE("late records never change a closed window and are counted") {
+  fixture f(per_user);
+  auto w = f.instance();
+  f.push(*w, R"({"user":"a","x":1})", 1000);
+  w->on_watermark(11000, f.out);
+  f.push(*w, R"({"user":"a","x":100})", 9000);  // within lateness: accepted
+  w->on_watermark(12000, f.out);
+  f.push(*w, R"({"user":"a","x":1000})", 9500);  // window closed: late
+  w->on_watermark(50000, f.out);
+  REQUIRE(f.out.values.size() == 1);
+  CHECK(f.out.values[0] ==
+        R"({"user":"a","window_start":0,"window_end":10000,"n":2,"s":101,"lo":1,"hi":100,"mean":50.5})");
+  CHECK(f.registry.render().find("weir_late_records_total{pipeline=\"p\",step=\"w\"} 1") !=
+        std::string::npos);
+}
+
+TEST_CASE("negative event times align down") {
+  fixture f(per_user);
+  auto w = f.instance();
+  f.push(*w, R"({"user":"a","x":1})", -1);
+  w->on_watermark(2000, f.out);
+  REQUIRE(f.out.values.size() == 1);
+  CHECK(f.out.values[0].find(R"("window_start":-10000,"window_end":0)") != std::string::npos);
+}
+
+TEST_CASE("null arguments are skipped; a window of nulls sums to null") {
+  fixture f(per_user);
+  auto w = f.instance();
+  f.push(*w, R"({"user":"a"})", 1);
+  f.push(*w, R"({"user":"a","x":null})", 2);
+  w->on_watermark(12000, f.out);
+  REQUIRE(f.out.values.size() == 1);
+  CHECK(f.out.values[0] ==
+        R"({"user":"a","window_start":0,"window_end":10000,"n":2,"s":null,"lo":null,"hi":null,"mean":null})");
+}
+
+TEST_CASE("a non-numeric argument is a type error that leaves state unchanged") {
+  fixture f(per_user);
+  auto w = f.instance();
+  auto v = core::parse_json(R"({"user":"a","x":"seven"})");
+  auto st = w->process(ops::event{std::move(*v), std::nullopt, 1, nullptr}, f.out);
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.err().code == core::errc::type_error);
+  w->on_watermark(12000, f.out);
+  CHECK(f.out.values.empty());
+}
+
+TEST_CASE("several group fields make a JSON array key") {
+  fixture f("{group_by: [user, page], tumbling: 1s, aggregate: {n: count()}}");
+  REQUIRE(f.problems().empty());
+  auto w = f.instance();
+  f.push(*w, R"({"user":"a","page":3})", 10);
+  w->on_watermark(1000, f.out);
+  REQUIRE(f.out.values.size() == 1);
+  CHECK(f.out.keys[0] == std::optional<std::string>(R"(["a",3])"));
+  CHECK(f.out.values[0] == R"({"user":"a","page":3,"window_start":0,"window_end":1000,"n":1})");
+}
+
+TEST_CASE("state survives a checkpoint and a restore") {
+  fixture f(per_user);
+  {
+    auto w = f.instance();
+    f.push(*w, R"({"user":"a","x":1})", 1000);
+    f.push(*w, R"({"user":"b","x":5})", 15000);
+    state::write_batch b;
+    w->checkpoint(b);
+    REQUIRE(f.db->write(b).ok());
+  }
+  auto w = f.instance();  // a new task on the same store
+  f.push(*w, R"({"user":"a","x":2})", 2000);
+  w->on_watermark(30000, f.out);
+  REQUIRE(f.out.values.size() == 2);
+  CHECK(f.out.values[0] ==
+        R"({"user":"a","window_start":0,"window_end":10000,"n":2,"s":3,"lo":1,"hi":2,"mean":1.5})");
+  CHECK(f.out.values[1] ==
+        R"({"user":"b","window_start":10000,"window_end":20000,"n":1,"s":5,"lo":5,"hi":5,"mean":5})");
+  // Closed windows are erased from the store at the next checkpoint.
+  state::write_batch b;
+  w->checkpoint(b);
+  REQUIRE(f.db->write(b).ok());
+  auto s = f.db->open_store("p.w");
+  int left = 0;
+  REQUIRE((*s)->scan(state::partition_prefix(0), [&](auto, auto) { return ++left, true; }).ok());
+  CHECK(left == 0);
+}
+
+TEST_CASE("window configuration errors carry positions") {
+  fixture f("{group_by: [user], tumbling: 10 s, aggregate: {n: count(x), m: p99(x), o: sum(\"a\")}}");
+  CHECK_FALSE(f.step);
+  auto p = f.problems();
+  REQUIRE(p.size() == 4);
+  CHECK(p[0] == "w.yaml:5:42: tumbling: invalid duration '10 s': unknown unit ' s'");
+  CHECK(p[1] == "w.yaml:5:63: aggregate 'n': count() takes no arguments");
+  CHECK(p[2] == "w.yaml:5:76: aggregate 'm': unknown aggregate 'p99' (known: count, sum, min, max, avg)");
+  CHECK(p[3] == "w.yaml:5:91: aggregate 'o': sum() needs a number");
+}
+
+TEST_CASE("grouping not covered by partitioned_by is refused on several partitions") {
+  fixture multi("{group_by: [page], tumbling: 1s, aggregate: {n: count()}}", 3);
+  CHECK_FALSE(multi.step);
+  REQUIRE(multi.problems().size() == 1);
+  CHECK(multi.problems()[0].rfind("w.yaml:5:24: group_by is not covered by source.partitioned_by", 0) == 0);
+  fixture unknown("{group_by: [page], tumbling: 1s, aggregate: {n: count()}}", std::nullopt);
+  CHECK_FALSE(unknown.step);
+  fixture single("{group_by: [page], tumbling: 1s, aggregate: {n: count()}}", 1);
+  CHECK(single.step);
+  fixture superset("{group_by: [page, user], tumbling: 1s, aggregate: {n: count()}}", 3);
+  CHECK(superset.step);
+}
+
+TEST_CASE("stateful steps need an id") {
+  config::diagnostics diag("w.yaml");
+  auto spec = config::load_pipeline_text(
+      "pipeline: p\nsource: {topic: in}\nsteps:\n  - window: {group_by: [u], tumbling: 1s, "
+      "aggregate: {n: count()}}\n  - frobnicate: 1\nsink: {topic: out}\n",
+      diag);
+  metrics::registry reg;
+  ops::build_context ctx{*spec, 1, reg};
+  CHECK_FALSE(ops::build_step(spec->steps[0], ctx, diag));
+  CHECK_FALSE(ops::build_step(spec->steps[1], ctx, diag));
+  REQUIRE(diag.list().size() == 2);
+  CHECK(diag.list()[0].format().rfind("w.yaml:4:5: window steps keep state and need a stable 'id'", 0) == 0);
+  CHECK(diag.list()[1].format() == "w.yaml:5:5: unknown step kind 'frobnicate' (known: filter, window)");
+}
