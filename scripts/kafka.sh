@@ -16,6 +16,8 @@
 #                                 create a topic (replication factor 1, optional
 #                                 topic configs) unless it exists; wait until
 #                                 every partition has a leader
+#   topic-delete NAME             delete a topic if it exists; wait until it is
+#                                 gone from the metadata
 #   logs [-f]                     print the broker log's last lines (or follow it)
 #   fetch                         only download the jars
 #   bootstrap                     print the bootstrap address, 127.0.0.1:PORT
@@ -403,12 +405,31 @@ cmd_status() {
 }
 
 # Prints "P L" for topic NAME: partitions in the metadata and how many of them
-# have a leader; prints nothing if the topic is unknown.
+# have a leader; prints nothing if the topic is unknown (kcat then prints
+# `topic "NAME" with 0 partitions: Broker: Unknown topic or partition`).
 topic_layout() {
   "$KCAT" -b "$BOOTSTRAP" -L -t "$1" -m 5 2>/dev/null | awk -v topic="$1" '
-    $1 == "topic" && $2 == "\"" topic "\"" && $3 == "with" { found = 1; parts = $4 }
+    $1 == "topic" && $2 == "\"" topic "\"" && $3 == "with" && $NF == "partitions:" {
+      found = 1; parts = $4
+    }
     found && $1 == "partition" && $3 == "leader" && $4 != "-1," { leaders++ }
     END { if (found) print parts, leaders + 0 }'
+}
+
+# Prints the path of a python3 that has confluent_kafka, for topic admin.
+# (Kafka 3.9's TopicCommand lives in kafka-tools, which would bring Kafka
+# Connect's dependencies and a second slf4j binding; Python's client is lighter
+# and starts faster than a JVM.)
+admin_python() {
+  local python
+  for python in /usr/bin/python3 python3; do
+    if command -v "$python" >/dev/null 2>&1 &&
+      "$python" -c 'import confluent_kafka' 2>/dev/null; then
+      command -v "$python"
+      return 0
+    fi
+  done
+  weir_die "topic commands need python3 with confluent_kafka (run scripts/install-deps.sh)"
 }
 
 create_topic_python() {
@@ -446,14 +467,8 @@ cmd_topic_create() {
   done
   answering || weir_die "no broker answers on $BOOTSTRAP (run: scripts/kafka.sh start)"
 
-  # Kafka 3.9's TopicCommand lives in kafka-tools, which would bring Kafka
-  # Connect's dependencies and a second slf4j binding; Python's client is
-  # lighter and starts faster than a JVM.
   local python outcome
-  python=$(command -v /usr/bin/python3 || command -v python3 || true)
-  if [[ -z $python ]] || ! "$python" -c 'import confluent_kafka' 2>/dev/null; then
-    weir_die "topic-create needs python3 with confluent_kafka (run scripts/install-deps.sh)"
-  fi
+  python=$(admin_python)
   outcome=$(create_topic_python "$python" "$name" "$partitions" "$@")
 
   if [[ -n $KCAT ]]; then
@@ -470,6 +485,39 @@ cmd_topic_create() {
     done
   fi
   echo "kafka.sh: topic $name ($partitions partitions) $outcome on $BOOTSTRAP"
+}
+
+cmd_topic_delete() {
+  [[ $# -eq 1 ]] || usage
+  local name=$1 python outcome
+  answering || weir_die "no broker answers on $BOOTSTRAP (run: scripts/kafka.sh start)"
+  python=$(admin_python)
+  outcome=$("$python" - "$BOOTSTRAP" "$name" <<'EOF'
+import sys
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+
+bootstrap, name = sys.argv[1:]
+admin = AdminClient({"bootstrap.servers": bootstrap})
+future = admin.delete_topics([name], operation_timeout=30, request_timeout=30)[name]
+try:
+    future.result()
+    print("deleted")
+except KafkaException as e:
+    err = e.args[0]
+    if err.code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+        sys.exit(f"kafka.sh: error: deleting topic {name}: {err.str()}")
+    print("absent")
+EOF
+  )
+  if [[ -n $KCAT ]]; then
+    local deadline=$((SECONDS + 30))
+    while [[ -n $(topic_layout "$name") ]]; do
+      ((SECONDS < deadline)) || weir_die "topic $name still in the metadata after 30 s"
+      sleep 0.2
+    done
+  fi
+  echo "kafka.sh: topic $name $outcome on $BOOTSTRAP"
 }
 
 cmd_logs() {
@@ -494,6 +542,7 @@ main() {
     ;;
   status) cmd_status ;;
   topic-create) cmd_topic_create "$@" ;;
+  topic-delete) cmd_topic_delete "$@" ;;
   logs) cmd_logs "$@" ;;
   fetch) fetch_jars ;;
   bootstrap) echo "$BOOTSTRAP" ;;

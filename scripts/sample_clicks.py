@@ -2,8 +2,9 @@
 """Produces a reproducible clickstream for the example pipeline.
 
 Events are JSON objects {ts, user, action, page, duration_ms}, keyed by user,
-spread over a few minutes of event time starting at a fixed epoch, with some
-events out of order. The last event is a `heartbeat` far enough ahead that the
+spread over a few minutes of event time starting at a minute boundary ten
+minutes ago (so that broker retention keeps them), with some events out of
+order. The same seed gives the same users, actions and durations. The last event is a `heartbeat` far enough ahead that the
 watermark closes every window before it.
 
 Usage: sample_clicks.py BOOTSTRAP TOPIC [--events N] [--seed S]
@@ -11,16 +12,15 @@ Usage: sample_clicks.py BOOTSTRAP TOPIC [--events N] [--seed S]
 import argparse
 import json
 import random
+import time
 
 from confluent_kafka import Producer
 
-START_MS = 1_700_000_040_000  # a minute boundary
 
-
-def events(n, seed):
+def events(n, seed, start_ms):
     rng = random.Random(seed)
     users = [f"u{i}" for i in range(1, 6)]
-    t = START_MS
+    t = start_ms
     for _ in range(n):
         t += rng.randint(200, 1500)
         jitter = -rng.randint(0, 4000) if rng.random() < 0.1 else 0
@@ -42,10 +42,11 @@ def main():
     ap.add_argument("topic")
     ap.add_argument("--events", type=int, default=400)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--start-ms", type=int, default=(int(time.time()) // 60 - 10) * 60_000)
     args = ap.parse_args()
     p = Producer({"bootstrap.servers": args.bootstrap, "linger.ms": 20})
     count = 0
-    for e in events(args.events, args.seed):
+    for e in events(args.events, args.seed, args.start_ms):
         p.produce(args.topic, key=e["user"], value=json.dumps(e), timestamp=e["ts"])
         count += 1
     p.flush(30)

@@ -40,7 +40,10 @@ def create_topics(bootstrap, topics):
     """topics: {name: partitions}. Waits until every partition has a leader."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     futures = admin.create_topics(
-        [NewTopic(t, num_partitions=n, replication_factor=1) for t, n in topics.items()])
+        # Test data has fixed event times in the past; time-based retention
+        # would delete it from under the test.
+        [NewTopic(t, num_partitions=n, replication_factor=1, config={"retention.ms": "-1"})
+         for t, n in topics.items()])
     for f in futures.values():
         f.result(30)
     deadline = time.time() + 30
