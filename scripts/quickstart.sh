@@ -44,4 +44,4 @@ print(f"{n} window results in topic page-view-counts")
 PY
 kill -TERM "$pid"
 wait "$pid"
-echo "weir stopped cleanly (its log: exit status 0)"
+echo "weir checkpointed and stopped (exit status 0)"

@@ -34,6 +34,7 @@ struct syntax_error {
 enum class type : std::uint8_t { any, null, boolean, number, string, array, object };
 
 struct node;
+struct call;
 
 // A compiled expression: immutable after compile, cheap to copy, safe to
 // evaluate from several threads at once.
@@ -46,6 +47,11 @@ class expression {
   // null; a runtime type error is errc::type_error with a readable message.
   core::result<core::value> eval(const scope& s) const;
 
+  // Like eval, without copying the result: it points into the record, into
+  // the expression or at `scratch`, and stays valid while those do and are
+  // not modified. What filters and keys use on the hot path.
+  core::result<const core::value*> eval_ref(const scope& s, core::value& scratch) const;
+
   // Evaluates as a condition (filter): true only for boolean true; null is
   // false; any other non-boolean is errc::type_error.
   core::result<bool> test(const scope& s) const;
@@ -54,10 +60,13 @@ class expression {
   type static_type() const noexcept;
 
   // For a plain field path (`a`, `a.b`, `a["odd key"]`), the path as written
-  // in its canonical dotted form ("a.b", "a.odd key"); otherwise nullopt.
+  // in its canonical dotted form ("a.b", "a.odd key"); otherwise nullopt
+  // (array indexes, metadata, anything computed).
   std::optional<std::string> path_name() const;
 
  private:
+  friend std::variant<call, syntax_error> compile_call(std::string_view source);
+
   expression(std::shared_ptr<const node> root, std::string source)
       : root_(std::move(root)), source_(std::move(source)) {}
   std::shared_ptr<const node> root_;
