@@ -1,0 +1,50 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <limits>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "expr/node.h"
+#include "expr/types.h"
+#include "weir/core/result.h"
+#include "weir/core/value.h"
+
+namespace weir::expr {
+
+constexpr std::size_t unlimited_args = std::numeric_limits<std::size_t>::max();
+
+// One built-in function: its arity, the types each argument accepts, its
+// static result type, and how it evaluates. Most functions have `eval` and
+// receive their arguments already evaluated and type-checked; special forms
+// that must not evaluate every argument (if, coalesce) have `build` instead.
+// The table is a constant; adding a function is adding one entry.
+struct function_def {
+  std::string_view name;
+  std::size_t min_args;
+  std::size_t max_args;
+  // Accepted types of arguments 1, 2 and 3; the last applies to any further.
+  std::array<type_mask, 3> params;
+  // When set, a null argument makes the result null without calling eval.
+  bool null_in_null_out;
+  // The static result type for the given argument types.
+  type (*result)(std::span<const type> args);
+  core::status (*eval)(const function_def& self, std::span<const core::value* const> args,
+                       core::value& out);
+  node_ptr (*build)(type result, std::vector<node_ptr> args);
+  // When set, the non-null arguments must all have the same type.
+  bool same_type_args = false;
+
+  type_mask param(std::size_t i) const noexcept { return params[i < 2 ? i : 2]; }
+};
+
+// The built-in function called `name`, or null.
+const function_def* find_function(std::string_view name) noexcept;
+
+// Checks one evaluated argument against the types the function accepts
+// (null passes). Shared by the evaluator and the constant folder.
+core::status check_argument(const function_def& f, std::size_t index, const core::value& arg);
+
+}  // namespace weir::expr
