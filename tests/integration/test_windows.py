@@ -280,7 +280,7 @@ sink: {topic: out, colour: blue}
     assert out.returncode == 1
     lines = out.stdout.strip().splitlines()
     assert lines == [
-        f"{bad}:7:22: filter: expected an expression, found '>'",
+        f"{bad}:7:22: filter: unexpected '>'",
         f"{bad}:11:17: tumbling: invalid duration '1 minute': unknown unit ' minute'",
         f"{bad}:12:34: aggregate 's': unknown aggregate 'median' (known: count, sum, min, max, avg)",
         f"{bad}:13:20: unknown key 'colour' in sink (expected one of: topic, key)",
