@@ -77,7 +77,12 @@ void read_source(const node& n, diagnostics& d, source_spec& out) {
         }
       }
       if (const node* idle = wr.optional("idle_timeout")) {
-        d.error(idle->at, "watermark.idle_timeout is not supported yet");
+        if (idle->is_scalar() && idle->scalar == "off" && !idle->quoted) {
+          out.idle_timeout = 0;
+        } else if (auto ms = read_duration(*idle, d, "watermark.idle_timeout")) {
+          if (*ms <= 0) d.error(idle->at, "watermark.idle_timeout must be positive, or off");
+          else out.idle_timeout = *ms;
+        }
       }
       wr.finish();
     }

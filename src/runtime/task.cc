@@ -50,14 +50,16 @@ void error_reporter::report(const std::string& step, const core::error& e,
 }
 
 task::task(const topology& t, std::int32_t partition, state::database& db, record_sink& sink,
-           error_reporter& errors)
+           error_reporter& errors, const time::clock& clock)
     : topology_(t),
       partition_(partition),
       progress_id_{t.spec.name, t.spec.source.topics.front(), partition},
       db_(db),
       sink_(sink),
       errors_(errors),
-      watermark_(t.spec.source.max_out_of_orderness) {
+      clock_(clock),
+      watermark_(t.spec.source.max_out_of_orderness, t.spec.source.idle_timeout, core::min_time,
+                 clock.now()) {
   for (std::size_t i = 0; i <= t.steps.size(); ++i) links_.push_back(std::make_unique<link>(*this, i));
 }
 
@@ -71,10 +73,11 @@ core::result<std::optional<std::int64_t>> task::restore() {
     next_offset_ = (*pr)->next_offset;
     wm = (*pr)->watermark;
   }
-  watermark_ = time::watermark_tracker(topology_.spec.source.max_out_of_orderness, wm);
+  watermark_ = time::watermark_tracker(topology_.spec.source.max_out_of_orderness,
+                                       topology_.spec.source.idle_timeout, wm, clock_.now());
   const std::string prefix = state::partition_prefix(partition_);
   for (const auto& st : topology_.steps) {
-    ops::task_context ctx{partition_, prefix, nullptr};
+    ops::task_context ctx{partition_, prefix, nullptr, &sink_};
     if (st->stateful()) {
       auto s = db_.open_store(topology_.spec.name + "." + st->name());
       if (!s) return std::move(s).err();
@@ -150,7 +153,7 @@ void task::process(const core::record_view& r) {
     errors_.report("source", t.err(), &r);
     return;
   }
-  if (watermark_.observe(*t)) advance_watermark();
+  if (watermark_.observe(*t, clock_.now())) advance_watermark();
   ops::event e;
   e.value = std::move(*decoded);
   if (r.key) e.key = std::string(*r.key);
@@ -158,6 +161,16 @@ void task::process(const core::record_view& r) {
   e.source = &r;
   links_[0]->emit(std::move(e));
   current_ = nullptr;
+}
+
+void task::advance_watermark_to(core::millis wm) {
+  if (watermark_.raise_to(wm)) advance_watermark();
+}
+
+void task::tick() {
+  const core::millis now = clock_.now();
+  if (watermark_.idle_advance(now)) advance_watermark();
+  for (std::size_t i = 0; i < steps_.size(); ++i) steps_[i]->on_tick(now, *links_[i + 1]);
 }
 
 void task::advance_watermark() {

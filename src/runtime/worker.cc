@@ -70,6 +70,7 @@ core::status worker::loop(const std::atomic<bool>& stop) {
 
   const auto interval = std::chrono::milliseconds(topology_.spec.processing.commit_interval);
   auto next_checkpoint = std::chrono::steady_clock::now() + interval;
+  auto next_tick = std::chrono::steady_clock::now();
   while (!stop.load(std::memory_order_relaxed)) {
     auto m = consumer_->poll(std::chrono::milliseconds(100));
     if (!m) return std::move(m).err();
@@ -78,8 +79,13 @@ core::status worker::loop(const std::atomic<bool>& stop) {
       const auto& r = (*m)->view();
       if (auto it = tasks_.find(r.partition); it != tasks_.end()) it->second->process(r);
     }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_tick) {
+      for (auto& [partition, t] : tasks_) t->tick();
+      next_tick = now + std::chrono::milliseconds(100);
+    }
     producer_->poll();
-    if (std::chrono::steady_clock::now() >= next_checkpoint) {
+    if (now >= next_checkpoint) {
       if (auto st = checkpoint(); !st) return st;
       next_checkpoint = std::chrono::steady_clock::now() + interval;
     }
@@ -125,7 +131,7 @@ std::vector<kafka::partition_offset> worker::on_assigned(
     const std::vector<kafka::topic_partition>& tps) {
   std::vector<kafka::partition_offset> starts;
   for (const auto& tp : tps) {
-    auto t = std::make_unique<task>(topology_, tp.partition, db_, *sink_, *errors_);
+    auto t = std::make_unique<task>(topology_, tp.partition, db_, *sink_, *errors_, clock_);
     auto start = t->restore();
     if (!start) {
       if (deferred_.ok()) deferred_ = std::move(start).err();

@@ -30,6 +30,7 @@ struct source_spec {
   std::vector<std::string> partitioned_by;  // field paths
   std::optional<event_time_spec> event_time;  // nullopt: the Kafka timestamp
   core::millis max_out_of_orderness = 0;
+  core::millis idle_timeout = 30'000;  // 0: off
 };
 
 struct step_spec {

@@ -31,11 +31,20 @@ class emitter {
   virtual void emit(event&& e) = 0;
 };
 
+// Records that leave the step chain sideways: late records to a side topic,
+// (later) dead letters. Written as given, to the topic they name.
+class side_output {
+ public:
+  virtual ~side_output() = default;
+  virtual void write(core::output_record&& r) = 0;
+};
+
 // What a step instance gets from its task.
 struct task_context {
   std::int32_t partition = 0;
-  std::string key_prefix;         // prefix of this partition's keys in every store
-  state::store* store = nullptr;  // the step's store; null for stateless steps
+  std::string key_prefix;          // prefix of this partition's keys in every store
+  state::store* store = nullptr;   // the step's store; null for stateless steps
+  side_output* side = nullptr;     // never null in a running task
 };
 
 // The per-task part of a step: its mutable state. Owned and called by one
@@ -48,6 +57,9 @@ class step_instance {
   virtual core::status process(event&& e, emitter& out) = 0;
   // The task's watermark advanced to `wm` (never backwards).
   virtual void on_watermark(core::millis /*wm*/, emitter& /*out*/) {}
+  // Wall-clock time passed (`now`, epoch ms): for work on a wall-clock
+  // schedule such as `emit: {changes: T}`. Called about every 100 ms.
+  virtual void on_tick(core::millis /*now*/, emitter& /*out*/) {}
   // Loads this partition's state from the store (before the first record).
   virtual core::status restore() { return {}; }
   // Adds the state changed since the last checkpoint to `batch`.

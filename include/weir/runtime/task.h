@@ -9,16 +9,14 @@
 #include "weir/ops/step.h"
 #include "weir/runtime/topology.h"
 #include "weir/state/database.h"
+#include "weir/time/clock.h"
 #include "weir/time/watermark.h"
 
 namespace weir::runtime {
 
-// Where a task's results go (the worker's producer, or a test's list).
-class record_sink {
- public:
-  virtual ~record_sink() = default;
-  virtual void write(core::output_record&& r) = 0;
-};
+// Where every record a task writes goes — results, late records — each to
+// the topic it names: the worker's producer, or a test's list.
+using record_sink = ops::side_output;
 
 // Counts record errors by step and code and logs them, rate-limited.
 class error_reporter {
@@ -44,7 +42,7 @@ class error_reporter {
 class task {
  public:
   task(const topology& t, std::int32_t partition, state::database& db, record_sink& sink,
-       error_reporter& errors);
+       error_reporter& errors, const time::clock& clock);
   task(const task&) = delete;
   task& operator=(const task&) = delete;
 
@@ -53,6 +51,15 @@ class task {
   core::result<std::optional<std::int64_t>> restore();
 
   void process(const core::record_view& r);
+
+  // Raises the watermark to `wm` (never lowers it), closing what it closes.
+  // How `weir test` drives event time (advance_watermark_to).
+  void advance_watermark_to(core::millis wm);
+
+  // Lets wall-clock time act: an idle partition's watermark follows the
+  // clock (watermark.idle_timeout) and windows emitting `changes` publish.
+  // The worker calls it between polls; `weir test` after advance_time.
+  void tick();
 
   // Adds the state changed since the last checkpoint and the progress.
   void checkpoint(state::write_batch& batch);
@@ -84,6 +91,7 @@ class task {
   state::database& db_;
   record_sink& sink_;
   error_reporter& errors_;
+  const time::clock& clock_;
   time::watermark_tracker watermark_;
   std::vector<std::unique_ptr<ops::step_instance>> steps_;
   std::vector<std::unique_ptr<link>> links_;  // links_[i] feeds step i; the last feeds the sink

@@ -51,6 +51,7 @@ class worker {
   std::unique_ptr<producer_sink> sink_;
   std::unique_ptr<error_reporter> errors_;
   std::unique_ptr<kafka::consumer> consumer_;
+  time::system_clock clock_;
   std::map<std::int32_t, std::unique_ptr<task>> tasks_;
   core::status deferred_;  // an error raised inside a rebalance callback
   std::atomic<phase> phase_{phase::starting};

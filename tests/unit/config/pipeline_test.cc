@@ -122,11 +122,21 @@ TEST_CASE("environment variables are interpolated") {
   CHECK(p[1] == "p.yaml:3:15: ${WEIR_TEST_UNSET:?set the sink}: set the sink");
 }
 
+TEST_CASE("idle_timeout defaults to 30s and can be turned off") {
+  diagnostics d("p.yaml");
+  auto on = load_pipeline_text("pipeline: x\nsource: {topic: a}\nsink: {topic: o}\n", d);
+  CHECK(on->source.idle_timeout == 30000);
+  auto off = load_pipeline_text(
+      "pipeline: x\nsource: {topic: a, watermark: {idle_timeout: off}}\nsink: {topic: o}\n", d);
+  CHECK(off->source.idle_timeout == 0);
+  CHECK(d.ok());
+}
+
 TEST_CASE("features of later releases are rejected with a clear reason") {
   auto p = problems(
-      "pipeline: x\nsource: {topic: a, watermark: {idle_timeout: 30s}}\nsink: {topic: o}\n"
+      "pipeline: x\nsource: {topic: a, watermark: {idle_timeout: 0s}}\nsink: {topic: o}\n"
       "processing: {guarantee: exactly_once}\n");
   REQUIRE(p.size() == 2);
-  CHECK(p[0] == "p.yaml:2:46: watermark.idle_timeout is not supported yet");
+  CHECK(p[0] == "p.yaml:2:46: watermark.idle_timeout must be positive, or off");
   CHECK(p[1] == "p.yaml:4:25: processing.guarantee exactly_once is not supported yet; use at_least_once");
 }
