@@ -1,201 +1,500 @@
 #include <algorithm>
-#include <cmath>
 #include <cstring>
-#include <limits>
 #include <map>
-#include <unordered_map>
+#include <numeric>
+#include <set>
 #include <unordered_set>
 
 #include "ops/compile.h"
 #include "ops/steps.h"
 #include "weir/core/json.h"
+#include "weir/ops/aggregate.h"
 
 namespace weir::ops {
 namespace {
 
-enum class aggregate_kind : std::uint8_t { count, sum, min, max, avg };
+enum class window_kind : std::uint8_t { tumbling, hopping, sliding, session };
+enum class emit_mode : std::uint8_t { final, on_watermark, changes };
 
-struct aggregate_def {
-  std::string name;  // output field
-  aggregate_kind kind;
-  std::optional<expr::expression> arg;  // none for count()
+// Immutable settings of one window step.
+struct window_settings {
+  window_kind kind = window_kind::tumbling;
+  core::millis size = 0;     // tumbling, hopping: window length; sliding: the time difference d
+  core::millis advance = 0;  // hopping
+  core::millis gap = 0;      // session
+  core::millis pane = 0;     // hopping: gcd(size, advance), the unit of shared partial aggregates
+  core::millis lateness = 0;
+  emit_mode emit = emit_mode::final;
+  core::millis changes_every = 0;
+  std::optional<std::string> late_topic;
+  std::vector<expr::expression> group_by;
+  std::vector<std::string> group_names;
+  std::vector<std::unique_ptr<aggregate>> aggregates;
 };
 
-// Partial aggregate of one window and group: enough for every kind above.
-// `count` counts the records (count()) or the non-null arguments (others).
-struct accumulator {
-  std::uint64_t count = 0;
-  double sum = 0;
-  double min = std::numeric_limits<double>::infinity();
-  double max = -std::numeric_limits<double>::infinity();
-};
+using accumulators = std::vector<std::unique_ptr<accumulator>>;
 
-// One open window of one group.
+// One window (or session) of one group. Tumbling windows and sessions hold
+// their accumulators; hopping windows are computed from panes and sliding
+// windows from the buffered records when they emit.
 struct window_entry {
+  core::value::array_type group;
+  std::string group_json;
   core::millis start = 0;
-  core::value::array_type group;  // the group-by values, in declaration order
-  std::vector<accumulator> acc;   // one per aggregate
+  core::millis end = 0;  // exclusive for tumbling/hopping; the last time for sliding/session
+  accumulators acc;
+  std::uint32_t revision = 0;  // results emitted so far
+  bool fired = false;          // on_watermark: the on-time result is out
+  bool changed = false;        // changes: changed since the last publication
 };
 
-// A tumbling window aggregation (DESIGN.md section 3): records go to the
-// window [k*size, (k+1)*size) of their event time; a window closes, emitting
-// its one result, once the watermark reaches end + allowed_lateness; records
-// for closed windows are late and counted.
+// A pane (hopping windows): the partial aggregate of [start, start + pane).
+struct pane_entry {
+  core::millis start = 0;
+  accumulators acc;
+};
+
+// A buffered record (sliding windows): its event time and evaluated arguments.
+struct buffered_record {
+  core::millis time = 0;
+  std::vector<core::value> args;
+};
+
+// Keys: group JSON then the start time, so that one group's entries are
+// adjacent and ordered by time.
+std::string entry_key(const std::string& group_json, core::millis t) {
+  std::string k = group_json;
+  state::append_i64_ordered(k, t);
+  return k;
+}
+
+core::millis key_time(std::string_view key) { return state::read_i64_ordered(key.substr(key.size() - 8)); }
+
+// Little-endian helpers for the stored form.
+void put_u32(std::string& out, std::uint32_t v) {
+  char b[4];
+  std::memcpy(b, &v, 4);
+  out.append(b, 4);
+}
+void put_i64(std::string& out, std::int64_t v) {
+  char b[8];
+  std::memcpy(b, &v, 8);
+  out.append(b, 8);
+}
+bool get_u32(std::string_view& in, std::uint32_t& v) {
+  if (in.size() < 4) return false;
+  std::memcpy(&v, in.data(), 4);
+  in.remove_prefix(4);
+  return true;
+}
+bool get_i64(std::string_view& in, std::int64_t& v) {
+  if (in.size() < 8) return false;
+  std::memcpy(&v, in.data(), 8);
+  in.remove_prefix(8);
+  return true;
+}
+void put_bytes(std::string& out, std::string_view s) {
+  put_u32(out, static_cast<std::uint32_t>(s.size()));
+  out.append(s);
+}
+bool get_bytes(std::string_view& in, std::string_view& s) {
+  std::uint32_t n;
+  if (!get_u32(in, n) || in.size() < n) return false;
+  s = in.substr(0, n);
+  in.remove_prefix(n);
+  return true;
+}
+
+// Event-time window aggregation (DESIGN.md section 3): tumbling, hopping
+// (through shared panes), sliding (Kafka Streams semantics) and session
+// windows, with allowed lateness, late records counted and optionally written
+// to a side topic, and final, on_watermark or periodic change emission.
 class window_step final : public step {
  public:
-  struct settings {
-    std::vector<expr::expression> group_by;
-    std::vector<std::string> group_names;
-    core::millis size = 0;
-    core::millis lateness = 0;
-    std::vector<aggregate_def> aggregates;
-  };
-
-  window_step(std::string name, settings s, metrics::counter& late, metrics::counter& emitted)
+  window_step(std::string name, window_settings s, metrics::counter& late,
+              metrics::counter& emitted)
       : step(std::move(name)), s_(std::move(s)), late_(late), emitted_(emitted) {}
 
   bool stateful() const noexcept override { return true; }
-  std::unique_ptr<step_instance> instantiate(const task_context& ctx) const override {
-    return std::make_unique<instance>(*this, ctx);
-  }
+  std::unique_ptr<step_instance> instantiate(const task_context& ctx) const override;
+
+  const window_settings& settings() const noexcept { return s_; }
+  metrics::counter& late_counter() const noexcept { return late_; }
+  metrics::counter& emitted_counter() const noexcept { return emitted_; }
 
  private:
-  // Open windows of one task, keyed by (start, group) so that keys sort by
-  // time in the store. Only the owning task's thread touches it.
-  class instance final : public step_instance {
-   public:
-    instance(const window_step& def, const task_context& ctx) : def_(def), ctx_(ctx) {}
-
-    core::status process(event&& e, emitter& out) override;
-    void on_watermark(core::millis wm, emitter& out) override;
-    core::status restore() override;
-    void checkpoint(state::write_batch& batch) override;
-
-   private:
-    std::string encode_entry(const window_entry& w) const;
-    core::status decode_entry(std::string_view key, std::string_view bytes);
-    void emit_result(const window_entry& w, emitter& out);
-
-    const window_step& def_;
-    task_context ctx_;
-    core::millis watermark_ = core::min_time;
-    std::unordered_map<std::string, window_entry> windows_;
-    std::map<core::millis, std::vector<std::string>> by_end_;  // window end -> keys
-    std::unordered_set<std::string> dirty_;    // changed since the last checkpoint
-    std::unordered_set<std::string> removed_;  // closed since the last checkpoint
-    std::vector<double> args_;                 // scratch: evaluated arguments
-    std::string key_;                          // scratch: window key
-  };
-
-  settings s_;
+  window_settings s_;
   metrics::counter& late_;
   metrics::counter& emitted_;
 };
 
-core::status window_step::instance::process(event&& e, emitter&) {
-  const auto& s = def_.s_;
-  const core::millis start = core::floor_div(e.time, s.size) * s.size;
-  const core::millis end = start + s.size;
-  if (watermark_ != core::min_time && watermark_ >= end + s.lateness) {
-    def_.late_.inc();
-    return {};
+// The windows of one task. Only the task's thread touches it.
+class window_instance final : public step_instance {
+ public:
+  window_instance(const window_step& def, const task_context& ctx)
+      : def_(def), s_(def.settings()), ctx_(ctx) {}
+
+  core::status process(event&& e, emitter& out) override;
+  void on_watermark(core::millis wm, emitter& out) override;
+  void on_tick(core::millis now, emitter& out) override;
+  core::status restore() override;
+  void checkpoint(state::write_batch& batch) override;
+
+ private:
+  // When a window's on-time result is due (watermark >= fire_at) and when it
+  // closes (watermark >= close_at).
+  core::millis fire_at(const window_entry& w) const noexcept {
+    switch (s_.kind) {
+      case window_kind::tumbling:
+      case window_kind::hopping: return w.end;
+      case window_kind::sliding: return w.end + 1;
+      case window_kind::session: return w.end + s_.gap + 1;
+    }
+    return w.end;
   }
-  // Evaluate everything before touching state, so an error leaves it as it was.
+  core::millis close_at(const window_entry& w) const noexcept { return fire_at(w) + s_.lateness; }
+  bool closed(core::millis close) const noexcept { return watermark_ != core::min_time && watermark_ >= close; }
+
+  accumulators fresh() const {
+    accumulators a;
+    a.reserve(s_.aggregates.size());
+    for (const auto& agg : s_.aggregates) a.push_back(agg->create());
+    return a;
+  }
+  static void add_all(accumulators& acc, const std::vector<core::value>& args, core::millis t) {
+    for (std::size_t i = 0; i < acc.size(); ++i) acc[i]->add(args[i], t);
+  }
+
+  window_entry& open_window(const std::string& key, const core::value::array_type& group,
+                            const std::string& group_json, core::millis start, core::millis end);
+  void touch(const std::string& key, window_entry& w, emitter& out);
+  void late(const event& e);
+
+  core::status process_time_window(const event& e, const core::value::array_type& group,
+                                   const std::string& gj, emitter& out);
+  core::status process_sliding(const event& e, const core::value::array_type& group,
+                               const std::string& gj, emitter& out);
+  core::status process_session(const event& e, const core::value::array_type& group,
+                               const std::string& gj, emitter& out);
+
+  accumulators compute(const window_entry& w) const;
+  void emit_result(window_entry& w, bool final, emitter& out);
+  void erase_window(const std::string& key);
+  void drop_expired_content();
+
+  std::string encode_window(const window_entry& w) const;
+  std::string encode_accumulators(const accumulators& acc) const;
+  bool decode_accumulators(std::string_view& in, accumulators& acc) const;
+
+  const window_step& def_;
+  const window_settings& s_;
+  task_context ctx_;
+  core::millis watermark_ = core::min_time;
+  core::millis next_publish_ = core::min_time;
+
+  std::map<std::string, window_entry> windows_;           // group JSON + start
+  std::set<std::pair<core::millis, std::string>> closes_;  // (close_at, key)
+  std::set<std::pair<core::millis, std::string>> fires_;   // on_watermark: (fire_at, key)
+  std::map<std::string, pane_entry> panes_;               // hopping: group JSON + pane start
+  std::map<std::string, std::vector<buffered_record>> records_;  // sliding: group JSON + time
+  std::map<std::string, core::millis> closed_sessions_;   // session: group JSON + start -> last
+
+  // Keys changed since the last checkpoint, by kind of entry.
+  std::unordered_set<std::string> dirty_windows_, dirty_panes_, dirty_records_, dirty_sessions_;
+
+  std::vector<core::value> args_;  // scratch: one record's evaluated arguments
+};
+
+std::unique_ptr<step_instance> window_step::instantiate(const task_context& ctx) const {
+  return std::make_unique<window_instance>(*this, ctx);
+}
+
+window_entry& window_instance::open_window(const std::string& key,
+                                           const core::value::array_type& group,
+                                           const std::string& group_json, core::millis start,
+                                           core::millis end) {
+  auto [it, created] = windows_.try_emplace(key);
+  window_entry& w = it->second;
+  if (created) {
+    w.group = group;
+    w.group_json = group_json;
+    w.start = start;
+    w.end = end;
+    if (s_.kind == window_kind::tumbling || s_.kind == window_kind::session) w.acc = fresh();
+    closes_.emplace(close_at(w), key);
+    if (s_.emit == emit_mode::on_watermark) fires_.emplace(fire_at(w), key);
+  }
+  return w;
+}
+
+// Records that a window's content changed: in on_watermark mode a window
+// whose on-time result is out publishes a correction at once.
+void window_instance::touch(const std::string& key, window_entry& w, emitter& out) {
+  dirty_windows_.insert(key);
+  w.changed = true;
+  if (s_.emit == emit_mode::on_watermark && w.fired) emit_result(w, false, out);
+}
+
+void window_instance::late(const event& e) {
+  def_.late_counter().inc();
+  if (!s_.late_topic) return;
+  core::output_record r;
+  r.topic = *s_.late_topic;
+  if (e.source) {
+    // The record as it was read: same key, bytes, timestamp and headers.
+    if (e.source->key) r.key = std::string(*e.source->key);
+    r.value = e.source->value ? std::string(*e.source->value) : std::string();
+    r.timestamp_ms = e.source->timestamp_ms;
+    for (const auto& h : e.source->headers) {
+      r.headers.push_back(core::header{std::string(h.key),
+                                       h.value ? std::optional<std::string>(*h.value) : std::nullopt});
+    }
+  } else {
+    r.key = e.key;
+    r.value = core::to_json(e.value);
+    r.timestamp_ms = e.time;
+  }
+  ctx_.side->write(std::move(r));
+}
+
+core::status window_instance::process(event&& e, emitter& out) {
   expr::scope scope{&e.value, e.source};
   core::value::array_type group;
-  group.reserve(s.group_by.size());
-  for (const auto& g : s.group_by) {
+  group.reserve(s_.group_by.size());
+  for (const auto& g : s_.group_by) {
     auto v = g.eval(scope);
     if (!v) return std::move(v).err();
     group.push_back(std::move(*v));
   }
-  args_.assign(s.aggregates.size(), std::numeric_limits<double>::quiet_NaN());
-  for (std::size_t i = 0; i < s.aggregates.size(); ++i) {
-    const auto& a = s.aggregates[i];
-    if (!a.arg) continue;
-    auto v = a.arg->eval(scope);
-    if (!v) return std::move(v).err();
-    if (v->is_null()) continue;
-    if (!v->is_number()) {
-      return core::error{core::errc::type_error,
-                         a.name + ": " + a.arg->source() + " must be a number, found " +
-                             core::kind_name(v->type())};
-    }
-    args_[i] = v->as_number();
-  }
-  key_.clear();
-  state::append_i64_ordered(key_, start);
-  core::write_json(core::value{group}, key_);
-  auto [it, created] = windows_.try_emplace(key_);
-  window_entry& w = it->second;
-  if (created) {
-    w.start = start;
-    w.group = std::move(group);
-    w.acc.resize(s.aggregates.size());
-    by_end_[end].push_back(key_);
-  }
-  for (std::size_t i = 0; i < s.aggregates.size(); ++i) {
-    auto& acc = w.acc[i];
-    if (s.aggregates[i].kind == aggregate_kind::count) {
-      ++acc.count;
+  // Evaluate and check everything before touching state, so that an error
+  // leaves it as it was.
+  args_.resize(s_.aggregates.size());
+  for (std::size_t i = 0; i < s_.aggregates.size(); ++i) {
+    const auto& a = *s_.aggregates[i];
+    if (!a.argument()) {
+      args_[i] = core::value{};
       continue;
     }
-    double x = args_[i];
-    if (std::isnan(x)) continue;
-    ++acc.count;
-    acc.sum += x;
-    acc.min = std::min(acc.min, x);
-    acc.max = std::max(acc.max, x);
+    auto v = a.argument()->eval(scope);
+    if (!v) return std::move(v).err();
+    if (auto st = a.check(*v); !st) return st;
+    args_[i] = std::move(*v);
   }
-  dirty_.insert(key_);
+  std::string gj = core::to_json(core::value{group});
+  core::status st;
+  switch (s_.kind) {
+    case window_kind::tumbling:
+    case window_kind::hopping: st = process_time_window(e, group, gj, out); break;
+    case window_kind::sliding: st = process_sliding(e, group, gj, out); break;
+    case window_kind::session: st = process_session(e, group, gj, out); break;
+  }
+  return st;
+}
+
+core::status window_instance::process_time_window(const event& e,
+                                                  const core::value::array_type& group,
+                                                  const std::string& gj, emitter& out) {
+  const core::millis t = e.time;
+  const core::millis advance = s_.kind == window_kind::hopping ? s_.advance : s_.size;
+  // The latest window containing t; every earlier one ends sooner.
+  const core::millis last_start = core::floor_div(t, advance) * advance;
+  if (closed(last_start + s_.size + s_.lateness)) {
+    late(e);
+    return {};
+  }
+  if (s_.kind == window_kind::tumbling) {
+    const std::string key = entry_key(gj, last_start);
+    window_entry& w = open_window(key, group, gj, last_start, last_start + s_.size);
+    add_all(w.acc, args_, t);
+    touch(key, w, out);
+    return {};
+  }
+  // Hopping: the record updates one pane; windows are merged from panes.
+  const core::millis pane_start = core::floor_div(t, s_.pane) * s_.pane;
+  const std::string pkey = entry_key(gj, pane_start);
+  auto [pit, created] = panes_.try_emplace(pkey);
+  if (created) {
+    pit->second.start = pane_start;
+    pit->second.acc = fresh();
+  }
+  add_all(pit->second.acc, args_, t);
+  dirty_panes_.insert(pkey);
+  // The open windows containing t: [k*advance, k*advance + size).
+  for (core::millis start = last_start; start > t - s_.size; start -= advance) {
+    if (closed(start + s_.size + s_.lateness)) break;  // and every earlier one
+    const std::string key = entry_key(gj, start);
+    window_entry& w = open_window(key, group, gj, start, start + s_.size);
+    touch(key, w, out);
+  }
   return {};
 }
 
-void window_step::instance::on_watermark(core::millis wm, emitter& out) {
-  watermark_ = wm;
-  const core::millis lateness = def_.s_.lateness;
-  while (!by_end_.empty()) {
-    auto first = by_end_.begin();
-    if (wm < first->first + lateness) break;
-    // Results of one window end go out in group-key order: deterministic.
-    auto keys = std::move(first->second);
-    by_end_.erase(first);
-    std::sort(keys.begin(), keys.end());
-    for (const auto& k : keys) {
-      auto it = windows_.find(k);
-      if (it == windows_.end()) continue;
-      emit_result(it->second, out);
-      windows_.erase(it);
-      dirty_.erase(k);
-      removed_.insert(k);
-    }
+core::status window_instance::process_sliding(const event& e, const core::value::array_type& group,
+                                             const std::string& gj, emitter& out) {
+  const core::millis t = e.time;
+  const core::millis d = s_.size;
+  // A record can be in windows [s, s + d] with t - d <= s <= t; the latest
+  // of them ends at t + d.
+  if (closed(t + d + 1 + s_.lateness)) {
+    late(e);
+    return {};
   }
+  const std::string rkey = entry_key(gj, t);
+  records_[rkey].push_back(buffered_record{t, args_});
+  dirty_records_.insert(rkey);
+
+  auto in_group = [&](auto it) {
+    return it != records_.end() && it->first.compare(0, gj.size(), gj) == 0 &&
+           it->first.size() == gj.size() + 8;
+  };
+  auto any_in = [&](core::millis lo, core::millis hi) {  // a record with lo <= time <= hi
+    auto it = records_.lower_bound(entry_key(gj, lo));
+    return in_group(it) && key_time(it->first) <= hi;
+  };
+  // A window is opened unless it has already closed: a record is dropped
+  // from each window that has closed.
+  auto ensure = [&](core::millis start) {
+    window_entry probe;
+    probe.end = start + d;
+    if (closed(close_at(probe))) return;
+    const std::string key = entry_key(gj, start);
+    window_entry& w = open_window(key, group, gj, start, start + d);
+    touch(key, w, out);
+  };
+  // Its left window [t - d, t].
+  ensure(t - d);
+  // Its right window [t + 1, t + 1 + d], if a record falls in it.
+  if (any_in(t + 1, t + 1 + d)) ensure(t + 1);
+  // The right windows of earlier records that this record now falls in.
+  for (auto it = records_.lower_bound(entry_key(gj, t - d - 1)); in_group(it); ++it) {
+    core::millis r = key_time(it->first);
+    if (r >= t) break;
+    ensure(r + 1);
+  }
+  // Every other open window that contains t changes.
+  for (auto it = windows_.lower_bound(entry_key(gj, t - d)); it != windows_.end(); ++it) {
+    if (it->first.compare(0, gj.size(), gj) != 0 || it->first.size() != gj.size() + 8) break;
+    if (it->second.start > t) break;
+    touch(it->first, it->second, out);
+  }
+  return {};
 }
 
-void window_step::instance::emit_result(const window_entry& w, emitter& out) {
-  const auto& s = def_.s_;
-  core::value::object_type obj;
-  obj.reserve(s.group_names.size() + 2 + s.aggregates.size());
-  for (std::size_t i = 0; i < s.group_names.size(); ++i) {
-    obj.push_back({s.group_names[i], w.group[i]});
-  }
-  const core::millis end = w.start + s.size;
-  obj.push_back({"window_start", core::value{w.start}});
-  obj.push_back({"window_end", core::value{end}});
-  for (std::size_t i = 0; i < s.aggregates.size(); ++i) {
-    const auto& a = s.aggregates[i];
-    const auto& acc = w.acc[i];
-    core::value v;
-    switch (a.kind) {
-      case aggregate_kind::count: v = core::value{static_cast<double>(acc.count)}; break;
-      case aggregate_kind::sum: if (acc.count) v = core::value{acc.sum}; break;
-      case aggregate_kind::min: if (acc.count) v = core::value{acc.min}; break;
-      case aggregate_kind::max: if (acc.count) v = core::value{acc.max}; break;
-      case aggregate_kind::avg:
-        if (acc.count) v = core::value{acc.sum / static_cast<double>(acc.count)};
-        break;
+core::status window_instance::process_session(const event& e, const core::value::array_type& group,
+                                              const std::string& gj, emitter& out) {
+  const core::millis t = e.time;
+  const core::millis gap = s_.gap;
+  // A record within `gap` of a closed session is late, never a new session
+  // beside it.
+  for (auto it = closed_sessions_.lower_bound(entry_key(gj, core::min_time));
+       it != closed_sessions_.end() && it->first.compare(0, gj.size(), gj) == 0; ++it) {
+    core::millis first = key_time(it->first);
+    if (t >= first - gap && t <= it->second + gap) {
+      late(e);
+      return {};
     }
-    obj.push_back({a.name, std::move(v)});
+  }
+  // Sessions of this group within gap of t merge with it.
+  core::millis first = t, last = t;
+  std::vector<std::string> merging;
+  for (auto it = windows_.lower_bound(entry_key(gj, core::min_time));
+       it != windows_.end() && it->first.compare(0, gj.size(), gj) == 0 &&
+       it->first.size() == gj.size() + 8;
+       ++it) {
+    const window_entry& w = it->second;
+    if (w.start > t + gap) break;
+    if (w.end + gap >= t) {
+      merging.push_back(it->first);
+      first = std::min(first, w.start);
+      last = std::max(last, w.end);
+    }
+  }
+  window_entry probe;
+  probe.end = last;
+  if (closed(close_at(probe))) {
+    late(e);
+    return {};
+  }
+  const std::string key = entry_key(gj, first);
+  if (merging.size() == 1 && merging[0] == key && windows_.at(key).end >= last) {
+    window_entry& w = windows_.at(key);
+    add_all(w.acc, args_, t);
+    touch(key, w, out);
+    return {};
+  }
+  // Merge into a session with the new bounds.
+  accumulators acc = fresh();
+  std::uint32_t revision = 0;
+  bool fired = false;
+  for (const auto& k : merging) {
+    window_entry& w = windows_.at(k);
+    for (std::size_t i = 0; i < acc.size(); ++i) acc[i]->merge(*w.acc[i]);
+    revision = std::max(revision, w.revision);
+    fired = fired || w.fired;
+    erase_window(k);
+  }
+  add_all(acc, args_, t);
+  window_entry& w = open_window(key, group, gj, first, last);
+  w.acc = std::move(acc);
+  w.revision = revision;
+  w.fired = fired;
+  touch(key, w, out);
+  return {};
+}
+
+void window_instance::erase_window(const std::string& key) {
+  auto it = windows_.find(key);
+  if (it == windows_.end()) return;
+  closes_.erase({close_at(it->second), key});
+  fires_.erase({fire_at(it->second), key});
+  windows_.erase(it);
+  dirty_windows_.insert(key);  // erased at the next checkpoint
+}
+
+accumulators window_instance::compute(const window_entry& w) const {
+  accumulators acc = fresh();
+  switch (s_.kind) {
+    case window_kind::tumbling:
+    case window_kind::session:
+      for (std::size_t i = 0; i < acc.size(); ++i) acc[i]->merge(*w.acc[i]);
+      break;
+    case window_kind::hopping:
+      for (auto it = panes_.lower_bound(entry_key(w.group_json, w.start));
+           it != panes_.end() && it->first.compare(0, w.group_json.size(), w.group_json) == 0 &&
+           it->second.start < w.end;
+           ++it) {
+        for (std::size_t i = 0; i < acc.size(); ++i) acc[i]->merge(*it->second.acc[i]);
+      }
+      break;
+    case window_kind::sliding:
+      for (auto it = records_.lower_bound(entry_key(w.group_json, w.start));
+           it != records_.end() && it->first.compare(0, w.group_json.size(), w.group_json) == 0 &&
+           key_time(it->first) <= w.end;
+           ++it) {
+        for (const auto& r : it->second) add_all(acc, r.args, r.time);
+      }
+      break;
+  }
+  return acc;
+}
+
+void window_instance::emit_result(window_entry& w, bool final, emitter& out) {
+  accumulators acc = compute(w);
+  core::value::object_type obj;
+  obj.reserve(s_.group_names.size() + 4 + acc.size());
+  for (std::size_t i = 0; i < s_.group_names.size(); ++i) {
+    obj.push_back({s_.group_names[i], w.group[i]});
+  }
+  obj.push_back({"window_start", core::value{w.start}});
+  obj.push_back({"window_end", core::value{w.end}});
+  for (std::size_t i = 0; i < acc.size(); ++i) {
+    obj.push_back({s_.aggregates[i]->name(), acc[i]->result()});
+  }
+  ++w.revision;
+  w.changed = false;
+  if (s_.emit != emit_mode::final) {
+    obj.push_back({"revision", core::value{static_cast<double>(w.revision)}});
+    obj.push_back({"final", core::value{final}});
   }
   event result;
   // The default Kafka key is the group key: the value itself for one field
@@ -205,125 +504,267 @@ void window_step::instance::emit_result(const window_entry& w, emitter& out) {
   } else if (w.group.size() == 1) {
     result.key = core::to_json(w.group[0]);
   } else if (!w.group.empty()) {
-    result.key = core::to_json(core::value{w.group});
+    result.key = w.group_json;
   }
   result.value = core::value{std::move(obj)};
-  result.time = end - 1;
-  def_.emitted_.inc();
+  // Time windows [start, end): the last millisecond in them; sliding and
+  // session windows include their end.
+  bool inclusive = s_.kind == window_kind::sliding || s_.kind == window_kind::session;
+  result.time = inclusive ? w.end : w.end - 1;
+  def_.emitted_counter().inc();
   out.emit(std::move(result));
 }
 
-// Stored form: u32 length + group JSON, then per aggregate count, sum, min,
-// max as 8 bytes each (host byte order: local state, not a wire format).
-std::string window_step::instance::encode_entry(const window_entry& w) const {
+void window_instance::on_watermark(core::millis wm, emitter& out) {
+  watermark_ = wm;
+  if (s_.emit == emit_mode::on_watermark) {
+    while (!fires_.empty() && fires_.begin()->first <= wm) {
+      auto [at, key] = *fires_.begin();
+      fires_.erase(fires_.begin());
+      auto it = windows_.find(key);
+      if (it == windows_.end()) continue;
+      it->second.fired = true;
+      dirty_windows_.insert(key);
+      // Without lateness the on-time result is also the final one; it is
+      // emitted once, by the close below.
+      if (close_at(it->second) > wm) emit_result(it->second, false, out);
+    }
+  }
+  while (!closes_.empty() && closes_.begin()->first <= wm) {
+    auto [at, key] = *closes_.begin();
+    auto it = windows_.find(key);
+    if (it == windows_.end()) {
+      closes_.erase(closes_.begin());
+      continue;
+    }
+    window_entry& w = it->second;
+    emit_result(w, true, out);
+    if (s_.kind == window_kind::session) {
+      closed_sessions_[key] = w.end;
+      dirty_sessions_.insert(key);
+    }
+    erase_window(key);
+  }
+  drop_expired_content();
+}
+
+// Drops panes, buffered records and closed-session marks that no open or
+// future window can use any more.
+void window_instance::drop_expired_content() {
+  if (watermark_ == core::min_time) return;
+  const core::millis wm = watermark_;
+  if (s_.kind == window_kind::hopping) {
+    // The last window containing pane p starts at floor(p / advance) * advance.
+    for (auto it = panes_.begin(); it != panes_.end();) {
+      core::millis last_start = core::floor_div(it->second.start, s_.advance) * s_.advance;
+      if (wm >= last_start + s_.size + s_.lateness) {
+        dirty_panes_.insert(it->first);
+        it = panes_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  } else if (s_.kind == window_kind::sliding) {
+    for (auto it = records_.begin(); it != records_.end();) {
+      if (wm >= key_time(it->first) + s_.size + 1 + s_.lateness) {
+        dirty_records_.insert(it->first);
+        it = records_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  } else if (s_.kind == window_kind::session) {
+    for (auto it = closed_sessions_.begin(); it != closed_sessions_.end();) {
+      // Past this, a record within gap of it is late by its own session.
+      if (wm > it->second + 2 * s_.gap + s_.lateness) {
+        dirty_sessions_.insert(it->first);
+        it = closed_sessions_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+}
+
+void window_instance::on_tick(core::millis now, emitter& out) {
+  if (s_.emit != emit_mode::changes) return;
+  if (next_publish_ == core::min_time) next_publish_ = now + s_.changes_every;
+  if (now < next_publish_) return;
+  next_publish_ = now + s_.changes_every;
+  // In close order, then key order: deterministic.
+  for (const auto& [at, key] : closes_) {
+    auto it = windows_.find(key);
+    if (it == windows_.end() || !it->second.changed) continue;
+    emit_result(it->second, false, out);
+    dirty_windows_.insert(key);
+  }
+}
+
+// Stored forms (host byte order: local state, not a wire format).
+//   window:  revision u32, flags u32, start i64, end i64, group JSON, [accumulators]
+//   pane:    start i64, accumulators
+//   records: count u32, then per record time i64 and arguments as JSON
+//   session mark: last i64
+std::string window_instance::encode_accumulators(const accumulators& acc) const {
   std::string out;
-  std::string group = core::to_json(core::value{w.group});
-  state::append_u32(out, static_cast<std::uint32_t>(group.size()));
-  out += group;
-  for (const auto& a : w.acc) {
-    char buf[32];
-    std::memcpy(buf, &a.count, 8);
-    std::memcpy(buf + 8, &a.sum, 8);
-    std::memcpy(buf + 16, &a.min, 8);
-    std::memcpy(buf + 24, &a.max, 8);
-    out.append(buf, sizeof buf);
+  for (const auto& a : acc) {
+    std::string one;
+    a->encode(one);
+    put_bytes(out, one);
   }
   return out;
 }
 
-core::status window_step::instance::decode_entry(std::string_view key, std::string_view bytes) {
-  auto corrupt = [&] {
-    return core::error{core::errc::state, "corrupt window state in " + def_.name()};
-  };
-  if (key.size() < 8 || bytes.size() < 4) return corrupt();
-  std::uint32_t n = 0;
-  for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
-  if (bytes.size() != 4 + n + 32 * def_.s_.aggregates.size()) return corrupt();
-  auto group = core::parse_json(bytes.substr(4, n));
-  if (!group || !group->is_array()) return corrupt();
-  window_entry w;
-  w.start = state::read_i64_ordered(key.substr(0, 8));
-  w.group = std::move(group->as_array());
-  const char* p = bytes.data() + 4 + n;
-  for (std::size_t i = 0; i < def_.s_.aggregates.size(); ++i, p += 32) {
-    accumulator a;
-    std::memcpy(&a.count, p, 8);
-    std::memcpy(&a.sum, p + 8, 8);
-    std::memcpy(&a.min, p + 16, 8);
-    std::memcpy(&a.max, p + 24, 8);
-    w.acc.push_back(a);
+bool window_instance::decode_accumulators(std::string_view& in, accumulators& acc) const {
+  acc = fresh();
+  for (auto& a : acc) {
+    std::string_view one;
+    if (!get_bytes(in, one) || !a->decode(one)) return false;
   }
-  std::string k(key);
-  by_end_[w.start + def_.s_.size].push_back(k);
-  windows_.emplace(std::move(k), std::move(w));
+  return true;
+}
+
+std::string window_instance::encode_window(const window_entry& w) const {
+  std::string out;
+  put_u32(out, w.revision);
+  put_u32(out, (w.fired ? 1u : 0u) | (w.changed ? 2u : 0u));
+  put_i64(out, w.start);
+  put_i64(out, w.end);
+  put_bytes(out, w.group_json);
+  if (!w.acc.empty()) out += encode_accumulators(w.acc);
+  return out;
+}
+
+void window_instance::checkpoint(state::write_batch& batch) {
+  std::string full;
+  auto write = [&](char tag, const std::string& key, const std::string* value) {
+    full.assign(ctx_.key_prefix).push_back(tag);
+    full += key;
+    if (value) batch.put(*ctx_.store, full, *value);
+    else batch.erase(*ctx_.store, full);
+  };
+  for (const auto& k : dirty_windows_) {
+    auto it = windows_.find(k);
+    std::string v;
+    if (it != windows_.end()) v = encode_window(it->second);
+    write('w', k, it != windows_.end() ? &v : nullptr);
+  }
+  for (const auto& k : dirty_panes_) {
+    auto it = panes_.find(k);
+    std::string v;
+    if (it != panes_.end()) {
+      put_i64(v, it->second.start);
+      v += encode_accumulators(it->second.acc);
+    }
+    write('p', k, it != panes_.end() ? &v : nullptr);
+  }
+  for (const auto& k : dirty_records_) {
+    auto it = records_.find(k);
+    std::string v;
+    if (it != records_.end()) {
+      put_u32(v, static_cast<std::uint32_t>(it->second.size()));
+      for (const auto& r : it->second) {
+        put_i64(v, r.time);
+        put_bytes(v, core::to_json(core::value{r.args}));
+      }
+    }
+    write('r', k, it != records_.end() ? &v : nullptr);
+  }
+  for (const auto& k : dirty_sessions_) {
+    auto it = closed_sessions_.find(k);
+    std::string v;
+    if (it != closed_sessions_.end()) put_i64(v, it->second);
+    write('c', k, it != closed_sessions_.end() ? &v : nullptr);
+  }
+  dirty_windows_.clear();
+  dirty_panes_.clear();
+  dirty_records_.clear();
+  dirty_sessions_.clear();
+}
+
+core::status window_instance::restore() {
+  bool ok = true;
+  auto scanned = ctx_.store->scan(ctx_.key_prefix, [&](std::string_view k, std::string_view v) {
+    k.remove_prefix(ctx_.key_prefix.size());
+    if (k.size() < 9) return ok = false;
+    char tag = k[0];
+    std::string key(k.substr(1));
+    switch (tag) {
+      case 'w': {
+        window_entry w;
+        std::uint32_t flags;
+        std::string_view gj;
+        if (!get_u32(v, w.revision) || !get_u32(v, flags) || !get_i64(v, w.start) ||
+            !get_i64(v, w.end) || !get_bytes(v, gj)) {
+          return ok = false;
+        }
+        auto group = core::parse_json(gj);
+        if (!group || !group->is_array()) return ok = false;
+        w.group = group->as_array();
+        w.group_json = std::string(gj);
+        w.fired = flags & 1u;
+        w.changed = flags & 2u;
+        if (s_.kind == window_kind::tumbling || s_.kind == window_kind::session) {
+          if (!decode_accumulators(v, w.acc)) return ok = false;
+        }
+        closes_.emplace(close_at(w), key);
+        if (s_.emit == emit_mode::on_watermark && !w.fired) fires_.emplace(fire_at(w), key);
+        windows_.emplace(std::move(key), std::move(w));
+        return true;
+      }
+      case 'p': {
+        pane_entry p;
+        if (!get_i64(v, p.start) || !decode_accumulators(v, p.acc)) return ok = false;
+        panes_.emplace(std::move(key), std::move(p));
+        return true;
+      }
+      case 'r': {
+        std::uint32_t n;
+        if (!get_u32(v, n)) return ok = false;
+        std::vector<buffered_record> list;
+        for (std::uint32_t i = 0; i < n; ++i) {
+          buffered_record r;
+          std::string_view args;
+          if (!get_i64(v, r.time) || !get_bytes(v, args)) return ok = false;
+          auto parsed = core::parse_json(args);
+          if (!parsed || !parsed->is_array()) return ok = false;
+          r.args = std::move(parsed->as_array());
+          list.push_back(std::move(r));
+        }
+        records_.emplace(std::move(key), std::move(list));
+        return true;
+      }
+      case 'c': {
+        core::millis last;
+        if (!get_i64(v, last)) return ok = false;
+        closed_sessions_.emplace(std::move(key), last);
+        return true;
+      }
+      default:
+        return ok = false;
+    }
+  });
+  if (!scanned.ok()) return scanned;
+  if (!ok) return core::error{core::errc::state, "corrupt window state in step " + def_.name()};
   return {};
 }
 
-core::status window_step::instance::restore() {
-  core::status failed;
-  auto scanned = ctx_.store->scan(ctx_.key_prefix, [&](std::string_view k, std::string_view v) {
-    failed = decode_entry(k.substr(ctx_.key_prefix.size()), v);
-    return failed.ok();
-  });
-  if (!scanned.ok()) return scanned;
-  return failed;
-}
-
-void window_step::instance::checkpoint(state::write_batch& batch) {
-  std::string full;
-  for (const auto& k : removed_) {
-    full.assign(ctx_.key_prefix).append(k);
-    batch.erase(*ctx_.store, full);
-  }
-  for (const auto& k : dirty_) {
-    auto it = windows_.find(k);
-    if (it == windows_.end()) continue;
-    full.assign(ctx_.key_prefix).append(k);
-    batch.put(*ctx_.store, full, encode_entry(it->second));
-  }
-  removed_.clear();
-  dirty_.clear();
-}
-
-std::optional<aggregate_def> parse_aggregate(const config::node::entry& e,
-                                             config::diagnostics& diag) {
-  const config::node& n = e.val;
-  if (!n.is_scalar() || n.scalar.empty()) {
-    diag.error(n.at, "aggregate '" + e.key.scalar + "' must be a call such as count() or sum(x)");
-    return std::nullopt;
-  }
-  auto parsed = expr::compile_call(n.scalar);
-  if (auto* err = std::get_if<expr::syntax_error>(&parsed)) {
-    diag.error(n.mark_at(err->offset), "aggregate '" + e.key.scalar + "': " + err->message);
-    return std::nullopt;
-  }
-  auto& c = std::get<expr::call>(parsed);
-  static const std::pair<std::string_view, aggregate_kind> known[] = {
-      {"count", aggregate_kind::count}, {"sum", aggregate_kind::sum},
-      {"min", aggregate_kind::min},     {"max", aggregate_kind::max},
-      {"avg", aggregate_kind::avg}};
-  for (const auto& [name, kind] : known) {
-    if (c.name != name) continue;
-    aggregate_def def{e.key.scalar, kind, std::nullopt};
-    std::size_t want = kind == aggregate_kind::count ? 0 : 1;
-    if (c.args.size() != want) {
-      diag.error(n.at, "aggregate '" + e.key.scalar + "': " + c.name + "() takes " +
-                           (want ? "one argument" : "no arguments"));
-      return std::nullopt;
-    }
-    if (want) {
-      auto t = c.args[0].static_type();
-      if (t != expr::type::any && t != expr::type::number && t != expr::type::null) {
-        diag.error(n.mark_at(c.arg_offsets[0]),
-                   "aggregate '" + e.key.scalar + "': " + c.name + "() needs a number");
-        return std::nullopt;
+std::optional<emit_mode> parse_emit(const config::node& n, window_settings& s,
+                                    config::diagnostics& diag) {
+  if (n.is_scalar() && n.scalar == "final") return emit_mode::final;
+  if (n.is_scalar() && n.scalar == "on_watermark") return emit_mode::on_watermark;
+  if (n.is_map()) {
+    config::map_reader r(n, diag, "emit");
+    if (const config::node* every = r.required("changes")) {
+      if (auto ms = config::read_duration(*every, diag, "emit.changes")) {
+        if (*ms <= 0) diag.error(every->at, "emit.changes must be a positive duration");
+        s.changes_every = *ms;
       }
-      def.arg = std::move(c.args[0]);
     }
-    return def;
+    r.finish();
+    return emit_mode::changes;
   }
-  diag.error(n.at, "aggregate '" + e.key.scalar + "': unknown aggregate '" + c.name +
-                       "' (known: count, sum, min, max, avg)");
+  diag.error(n.at, "emit must be final, on_watermark or {changes: DURATION}");
   return std::nullopt;
 }
 
@@ -335,7 +776,7 @@ std::unique_ptr<step> build_window(const config::step_spec& spec, const build_co
   const std::size_t problems_before = diag.list().size();
   config::map_reader r(*spec.body, diag, "window step");
   if (!r.valid()) return nullptr;
-  window_step::settings s;
+  window_settings s;
 
   const config::node* group_node = r.required("group_by");
   if (group_node) {
@@ -352,19 +793,67 @@ std::unique_ptr<step> build_window(const config::step_spec& spec, const build_co
     }
   }
 
-  const config::node* tumbling = r.optional("tumbling");
-  for (const char* other : {"hopping", "sliding", "session"}) {
-    if (const config::node* n = r.optional(other)) {
-      diag.error(n->at, std::string(other) + " windows are not supported yet (supported: tumbling)");
-    }
-  }
-  if (tumbling) {
-    if (auto ms = config::read_duration(*tumbling, diag, "tumbling")) {
-      if (*ms <= 0) diag.error(tumbling->at, "tumbling window size must be positive");
+  int kinds = 0;
+  if (const config::node* n = r.optional("tumbling")) {
+    ++kinds;
+    s.kind = window_kind::tumbling;
+    if (auto ms = config::read_duration(*n, diag, "tumbling")) {
+      if (*ms <= 0) diag.error(n->at, "tumbling window size must be positive");
       s.size = *ms;
     }
-  } else if (!spec.body->get("hopping") && !spec.body->get("sliding") && !spec.body->get("session")) {
-    diag.error(spec.body->at, "window step needs a window kind: 'tumbling: SIZE'");
+  }
+  if (const config::node* n = r.optional("hopping")) {
+    ++kinds;
+    s.kind = window_kind::hopping;
+    config::map_reader h(*n, diag, "hopping");
+    if (h.valid()) {
+      const config::node* size = h.required("size");
+      const config::node* adv = h.required("advance");
+      std::optional<core::millis> size_ms, adv_ms;
+      if (size) size_ms = config::read_duration(*size, diag, "hopping.size");
+      if (adv) adv_ms = config::read_duration(*adv, diag, "hopping.advance");
+      if (size_ms && adv_ms) {
+        if (*size_ms <= 0 || *adv_ms <= 0) {
+          diag.error(n->at, "hopping size and advance must be positive");
+        } else if (*adv_ms > *size_ms) {
+          diag.error(adv->at, "hopping.advance must not exceed hopping.size (records would fall between windows)");
+        } else {
+          s.size = *size_ms;
+          s.advance = *adv_ms;
+          s.pane = std::gcd(*size_ms, *adv_ms);
+        }
+      }
+      h.finish();
+    }
+  }
+  if (const config::node* n = r.optional("sliding")) {
+    ++kinds;
+    s.kind = window_kind::sliding;
+    if (auto ms = config::read_duration(*n, diag, "sliding")) {
+      if (*ms <= 0) diag.error(n->at, "sliding time difference must be positive");
+      s.size = *ms;
+    }
+  }
+  if (const config::node* n = r.optional("session")) {
+    ++kinds;
+    s.kind = window_kind::session;
+    config::map_reader sr(*n, diag, "session");
+    if (sr.valid()) {
+      if (const config::node* gap = sr.required("gap")) {
+        if (auto ms = config::read_duration(*gap, diag, "session.gap")) {
+          if (*ms <= 0) diag.error(gap->at, "session.gap must be positive");
+          s.gap = *ms;
+        }
+      }
+      sr.finish();
+    }
+  }
+  if (kinds == 0) {
+    diag.error(spec.body->at,
+               "window step needs a window kind: tumbling: SIZE, hopping: {size, advance}, "
+               "sliding: DIFFERENCE or session: {gap}");
+  } else if (kinds > 1) {
+    diag.error(spec.body->at, "window step takes exactly one window kind");
   }
   if (const config::node* l = r.optional("allowed_lateness")) {
     if (auto ms = config::read_duration(*l, diag, "allowed_lateness")) s.lateness = *ms;
@@ -374,22 +863,27 @@ std::unique_ptr<step> build_window(const config::step_spec& spec, const build_co
       diag.error(agg->at, "aggregate must be a map of output field to aggregate, such as {n: count()}");
     } else {
       for (const auto& e : agg->entries) {
-        if (std::find(s.group_names.begin(), s.group_names.end(), e.key.scalar) != s.group_names.end() ||
-            e.key.scalar == "window_start" || e.key.scalar == "window_end") {
-          diag.error(e.key.at, "aggregate '" + e.key.scalar + "' clashes with a field of the result");
+        const std::string& name = e.key.scalar;
+        if (std::find(s.group_names.begin(), s.group_names.end(), name) != s.group_names.end() ||
+            name == "window_start" || name == "window_end" || name == "revision" || name == "final") {
+          diag.error(e.key.at, "aggregate '" + name + "' clashes with a field of the result");
           continue;
         }
-        if (auto a = parse_aggregate(e, diag)) s.aggregates.push_back(std::move(*a));
+        if (auto a = parse_aggregate(e, diag)) s.aggregates.push_back(std::move(a));
       }
     }
   }
   if (const config::node* emit = r.optional("emit")) {
-    if (!emit->is_scalar() || emit->scalar != "final") {
-      diag.error(emit->at, "emit: only 'final' is supported yet");
-    }
+    if (auto m = parse_emit(*emit, s, diag)) s.emit = *m;
   }
   if (const config::node* late = r.optional("late")) {
-    diag.error(late->at, "late: a side topic for late records is not supported yet; late records are counted and dropped");
+    config::map_reader lr(*late, diag, "late");
+    if (lr.valid()) {
+      if (const config::node* topic = lr.required("topic")) {
+        if (auto t = config::read_string(*topic, diag, "late.topic")) s.late_topic = *t;
+      }
+      lr.finish();
+    }
   }
   r.finish();
 

@@ -1,5 +1,8 @@
 #include "weir/runtime/topology.h"
 
+#include <cctype>
+
+#include "weir/core/json.h"
 #include "weir/core/log.h"
 
 namespace weir::runtime {
@@ -24,8 +27,13 @@ std::unique_ptr<topology> build_topology(config::pipeline_spec spec,
   t->spec = std::move(spec);
   const auto& s = t->spec;
   if (s.source.event_time) {
-    t->event_time = compile_at(s.source.event_time->field, s.source.event_time->field_at, diag,
-                               "event_time.field");
+    const std::string& field = s.source.event_time->field;
+    // A top-level name that is not an identifier (`@timestamp`) is taken as
+    // written; anything else is a field path.
+    bool plain = field.find_first_of(".[ ") == std::string::npos &&
+                 !(std::isalpha(static_cast<unsigned char>(field[0])) || field[0] == '_');
+    t->event_time = compile_at(plain ? "$value[" + core::to_json(core::value{field}) + "]" : field,
+                               s.source.event_time->field_at, diag, "event_time.field");
     if (t->event_time && !t->event_time->path_name()) {
       diag.error(s.source.event_time->field_at, "event_time.field must be a field path");
     }

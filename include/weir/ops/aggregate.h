@@ -29,7 +29,8 @@ class accumulator {
   // The aggregate's value as it goes into a result.
   virtual core::value result() const = 0;
   // Compact binary form for the state store; decode reads what encode wrote
-  // and advances `in` past it, returning false on malformed bytes.
+  // and advances `in` past it, returning false on malformed bytes (then the
+  // accumulator and `in` are unchanged).
   virtual void encode(std::string& out) const = 0;
   virtual bool decode(std::string_view& in) = 0;
 };
