@@ -177,6 +177,15 @@ class window_instance final : public step_instance {
   core::status process_session(const event& e, const core::value::array_type& group,
                                const std::string& gj, emitter& out);
 
+  bool lazy_hopping() const noexcept {
+    return s_.kind == window_kind::hopping && s_.emit == emit_mode::final;
+  }
+  core::millis hop_close(core::millis start) const noexcept { return start + s_.size + s_.lateness; }
+  // First window start (a multiple of advance) whose window contains time p.
+  core::millis first_window_containing(core::millis p) const noexcept {
+    return (core::floor_div(p - s_.size, s_.advance) + 1) * s_.advance;
+  }
+  void close_hopping(core::millis wm, emitter& out);
   accumulators compute(const window_entry& w) const;
   void emit_result(window_entry& w, bool final, emitter& out);
   void erase_window(const std::string& key);
@@ -196,6 +205,17 @@ class window_instance final : public step_instance {
   std::set<std::pair<core::millis, std::string>> closes_;  // (close_at, key)
   std::set<std::pair<core::millis, std::string>> fires_;   // on_watermark: (fire_at, key)
   std::map<std::string, pane_entry> panes_;               // hopping: group JSON + pane start
+  // Hopping with emit: final: windows are not kept one by one; each group
+  // remembers the start of its earliest window not yet emitted, and one timer
+  // per group fires at that window's close. A record then costs one pane
+  // update whatever size / advance is.
+  struct hop_group {
+    core::value::array_type group;
+    core::millis next_start = 0;
+  };
+  std::map<std::string, hop_group> hop_groups_;                 // group JSON
+  std::set<std::pair<core::millis, std::string>> hop_closes_;  // (close of next window, group JSON)
+  std::unordered_set<std::string> dirty_hop_groups_;
   std::map<std::string, std::vector<buffered_record>> records_;  // sliding: group JSON + time
   std::map<std::string, core::millis> closed_sessions_;   // session: group JSON + start -> last
 
@@ -319,6 +339,21 @@ core::status window_instance::process_time_window(const event& e,
   }
   add_all(pit->second.acc, args_, t);
   dirty_panes_.insert(pkey);
+  if (lazy_hopping()) {
+    // The earliest window of this pane that is still open.
+    core::millis first = first_window_containing(pane_start);
+    while (closed(hop_close(first))) first += advance;
+    auto [git, fresh_group] = hop_groups_.try_emplace(gj);
+    hop_group& g = git->second;
+    if (fresh_group || first < g.next_start) {
+      if (!fresh_group) hop_closes_.erase({hop_close(g.next_start), gj});
+      g.group = group;
+      g.next_start = first;
+      hop_closes_.emplace(hop_close(first), gj);
+      dirty_hop_groups_.insert(gj);
+    }
+    return {};
+  }
   // The open windows containing t: [k*advance, k*advance + size).
   for (core::millis start = last_start; start > t - s_.size; start -= advance) {
     if (closed(start + s_.size + s_.lateness)) break;  // and every earlier one
@@ -515,8 +550,46 @@ void window_instance::emit_result(window_entry& w, bool final, emitter& out) {
   out.emit(std::move(result));
 }
 
+void window_instance::close_hopping(core::millis wm, emitter& out) {
+  while (!hop_closes_.empty() && hop_closes_.begin()->first <= wm) {
+    const std::string gj = hop_closes_.begin()->second;
+    hop_closes_.erase(hop_closes_.begin());
+    auto git = hop_groups_.find(gj);
+    if (git == hop_groups_.end()) continue;
+    hop_group& g = git->second;
+    dirty_hop_groups_.insert(gj);
+    const core::millis start = g.next_start;
+    auto first_pane = [&](core::millis from) {
+      auto it = panes_.lower_bound(entry_key(gj, from));
+      bool ok = it != panes_.end() && it->first.size() == gj.size() + 8 &&
+                it->first.compare(0, gj.size(), gj) == 0;
+      return ok ? it : panes_.end();
+    };
+    auto p = first_pane(start);
+    if (p != panes_.end() && p->second.start < start + s_.size) {
+      window_entry w;
+      w.group = g.group;
+      w.group_json = gj;
+      w.start = start;
+      w.end = start + s_.size;
+      emit_result(w, true, out);
+    }
+    // The next window that holds a pane: the next start, or a jump over a gap.
+    core::millis next = start + s_.advance;
+    auto q = first_pane(next);
+    if (q == panes_.end()) {
+      hop_groups_.erase(git);
+      continue;
+    }
+    next = std::max(next, first_window_containing(q->second.start));
+    g.next_start = next;
+    hop_closes_.emplace(hop_close(next), gj);
+  }
+}
+
 void window_instance::on_watermark(core::millis wm, emitter& out) {
   watermark_ = wm;
+  if (lazy_hopping()) close_hopping(wm, out);
   if (s_.emit == emit_mode::on_watermark) {
     while (!fires_.empty() && fires_.begin()->first <= wm) {
       auto [at, key] = *fires_.begin();
@@ -676,6 +749,16 @@ void window_instance::checkpoint(state::write_batch& batch) {
     if (it != closed_sessions_.end()) put_i64(v, it->second);
     write('c', k, it != closed_sessions_.end() ? &v : nullptr);
   }
+  for (const auto& k : dirty_hop_groups_) {
+    auto it = hop_groups_.find(k);
+    std::string v;
+    if (it != hop_groups_.end()) {
+      put_i64(v, it->second.next_start);
+      v += core::to_json(core::value{it->second.group});
+    }
+    write('h', k, it != hop_groups_.end() ? &v : nullptr);
+  }
+  dirty_hop_groups_.clear();
   dirty_windows_.clear();
   dirty_panes_.clear();
   dirty_records_.clear();
@@ -686,7 +769,7 @@ core::status window_instance::restore() {
   bool ok = true;
   auto scanned = ctx_.store->scan(ctx_.key_prefix, [&](std::string_view k, std::string_view v) {
     k.remove_prefix(ctx_.key_prefix.size());
-    if (k.size() < 9) return ok = false;
+    if (k.size() < 2) return ok = false;
     char tag = k[0];
     std::string key(k.substr(1));
     switch (tag) {
@@ -732,6 +815,16 @@ core::status window_instance::restore() {
           list.push_back(std::move(r));
         }
         records_.emplace(std::move(key), std::move(list));
+        return true;
+      }
+      case 'h': {
+        hop_group g;
+        if (!get_i64(v, g.next_start)) return ok = false;
+        auto group = core::parse_json(v);
+        if (!group || !group->is_array()) return ok = false;
+        g.group = std::move(group->as_array());
+        hop_closes_.emplace(hop_close(g.next_start), key);
+        hop_groups_.emplace(std::move(key), std::move(g));
         return true;
       }
       case 'c': {
