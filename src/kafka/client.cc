@@ -78,8 +78,13 @@ class rdkafka_message final : public message {
     }
     if (RdKafka::Headers* h = m_->headers()) {
       headers_ = h->get_all();
-      for (const auto& hd : headers_) {
-        core::header_view hv{hd.key(), std::nullopt};
+      // Header::key() returns a string by value: keep the names alive here,
+      // for the views below.
+      keys_.reserve(headers_.size());
+      for (const auto& hd : headers_) keys_.push_back(hd.key());
+      for (std::size_t i = 0; i < headers_.size(); ++i) {
+        const auto& hd = headers_[i];
+        core::header_view hv{keys_[i], std::nullopt};
         if (hd.value()) hv.value = std::string_view(static_cast<const char*>(hd.value()), hd.value_size());
         view_.headers.push_back(hv);
       }
@@ -90,6 +95,7 @@ class rdkafka_message final : public message {
  private:
   std::unique_ptr<RdKafka::Message> m_;
   std::vector<RdKafka::Headers::Header> headers_;
+  std::vector<std::string> keys_;
   core::record_view view_;
 };
 
