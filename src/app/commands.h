@@ -17,6 +17,8 @@ struct worker_options {
 };
 
 int validate(const std::vector<std::string>& files);
+// Runs the inline `tests:` of each file without Kafka, on virtual time.
+int test(const std::vector<std::string>& files);
 int run(const std::vector<std::string>& files, const worker_options& options);
 
 }  // namespace weir::app

@@ -54,12 +54,21 @@ int main(int argc, char** argv) {
   auto* validate = app.add_subcommand("validate", "Check pipeline files; every problem as FILE:LINE:COL: message");
   validate->add_option("pipelines", files, "Pipeline files")->required();
 
+  auto* test = app.add_subcommand("test", "Run the inline tests: of pipeline files, without Kafka");
+  test->add_option("pipelines", files, "Pipeline files")->required();
+  // Quiet by default: tests feed bad records on purpose, and failures list
+  // the record errors themselves.
+  std::string test_log_level = "error";
+  test->add_option("--log-level", test_log_level, "debug, info, warn or error (default error)")
+      ->envname("WEIR_LOG_LEVEL")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+
   app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
 
   weir::core::log::level lvl = weir::core::log::level::info;
-  weir::core::log::parse_level(log_level, lvl);
+  weir::core::log::parse_level(app.got_subcommand("test") ? test_log_level : log_level, lvl);
   weir::core::log::configure(lvl, log_format == "json" ? weir::core::log::format::json
                                                         : weir::core::log::format::text);
   for (const auto& kv : kafka_properties) {
@@ -76,5 +85,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (app.got_subcommand("validate")) return weir::app::validate(files);
+  if (app.got_subcommand("test")) return weir::app::test(files);
   return weir::app::run(files, opts);
 }
