@@ -7,6 +7,7 @@
 
 #include "app/commands.h"
 #include "app/load.h"
+#include "weir/config/test_spec.h"
 #include "weir/core/log.h"
 #include "weir/metrics/http_server.h"
 #include "weir/runtime/worker.h"
@@ -61,11 +62,18 @@ int run(const std::vector<std::string>& files, const worker_options& options) {
       bad = true;
       continue;
     }
-    if (auto sink = topic_partitions(options.kafka, loaded.topology->spec.sink.topic); !sink) {
-      core::log::error("sink topic unavailable", {{"file", file}, {"error", sink.err().message}});
-      bad = true;
-      continue;
+    // Every topic weir writes to must exist: it never creates them.
+    const auto& spec = loaded.topology->spec;
+    std::vector<std::string> outputs{spec.sink.topic};
+    if (spec.errors.dead_letter_topic) outputs.push_back(*spec.errors.dead_letter_topic);
+    for (const auto& t : config::late_topics(spec)) outputs.push_back(t);
+    for (const auto& topic : outputs) {
+      if (auto n = topic_partitions(options.kafka, topic); !n) {
+        core::log::error("output topic unavailable", {{"file", file}, {"error", n.err().message}});
+        bad = true;
+      }
     }
+    if (bad) continue;
     topologies.push_back(std::move(loaded.topology));
   }
   if (bad) return 1;

@@ -169,6 +169,34 @@ void read_processing(const node& n, diagnostics& d, processing_spec& out) {
   r.finish();
 }
 
+void read_errors(const node& n, diagnostics& d, errors_spec& out) {
+  map_reader r(n, d, "errors");
+  if (!r.valid()) return;
+  if (const node* t = r.optional("dead_letter_topic")) {
+    if (auto s = read_string(*t, d, "errors.dead_letter_topic")) {
+      out.dead_letter_topic = *s;
+      out.policy = on_error::dead_letter;
+    }
+  }
+  if (const node* p = r.optional("on_error")) {
+    if (auto s = read_string(*p, d, "errors.on_error")) {
+      if (*s == "dead_letter") {
+        out.policy = on_error::dead_letter;
+        if (!out.dead_letter_topic) {
+          d.error(p->at, "errors.on_error dead_letter needs errors.dead_letter_topic");
+        }
+      } else if (*s == "skip") {
+        out.policy = on_error::skip;
+      } else if (*s == "fail") {
+        out.policy = on_error::fail;
+      } else {
+        d.error(p->at, "errors.on_error must be dead_letter, skip or fail, found '" + *s + "'");
+      }
+    }
+  }
+  r.finish();
+}
+
 }  // namespace
 
 std::optional<pipeline_spec> load_pipeline_text(const std::string& text, diagnostics& d) {
@@ -195,6 +223,9 @@ std::optional<pipeline_spec> load_pipeline_text(const std::string& text, diagnos
   if (const node* steps = r.optional("steps")) read_steps(*steps, d, spec.steps);
   if (const node* sink = r.required("sink")) read_sink(*sink, d, spec.sink);
   if (const node* proc = r.optional("processing")) read_processing(*proc, d, spec.processing);
+  if (const node* errors = r.optional("errors")) read_errors(*errors, d, spec.errors);
+  // Checked by parse_tests (config/test_spec.h) when `weir test` runs them.
+  spec.tests = r.optional("tests");
   r.finish();
   return spec;
 }

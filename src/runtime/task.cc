@@ -16,8 +16,48 @@ std::int64_t wall_ms() {
 }
 }  // namespace
 
+error_reporter::error_reporter(const topology& t, record_sink* dead_letters)
+    : topology_(t), dead_letters_(dead_letters) {
+  if (t.spec.errors.dead_letter_topic) {
+    dead_lettered_ = &t.probe.registry->add_counter(
+        "weir_dead_letter_records_total", "Records written to the dead-letter topic.",
+        {{"pipeline", t.spec.name}, {"topic", *t.spec.errors.dead_letter_topic}});
+  }
+}
+
+namespace {
+// The failed record as it was read, plus where and why it failed.
+core::output_record dead_letter(const std::string& topic, const std::string& step,
+                                const core::error& e, const core::record_view& r) {
+  core::output_record out;
+  out.topic = topic;
+  if (r.key) out.key = std::string(*r.key);
+  out.value = r.value ? std::string(*r.value) : std::string();
+  out.timestamp_ms = r.timestamp_ms;
+  for (const auto& h : r.headers) {
+    out.headers.push_back(
+        core::header{std::string(h.key), h.value ? std::optional<std::string>(*h.value) : std::nullopt});
+  }
+  out.headers.push_back({"weir.error.code", core::errc_name(e.code)});
+  out.headers.push_back({"weir.error.message", e.message});
+  out.headers.push_back({"weir.error.step", step});
+  out.headers.push_back({"weir.source.topic", std::string(r.topic)});
+  out.headers.push_back({"weir.source.partition", std::to_string(r.partition)});
+  out.headers.push_back({"weir.source.offset", std::to_string(r.offset)});
+  return out;
+}
+}  // namespace
+
 void error_reporter::report(const std::string& step, const core::error& e,
                             const core::record_view* source) {
+  const auto& policy = topology_.spec.errors;
+  if (policy.policy == config::on_error::fail && failure_.ok()) {
+    failure_ = core::error{e.code, "errors.on_error is fail: step " + step + ": " + e.message};
+  }
+  if (policy.policy == config::on_error::dead_letter && source && dead_letters_) {
+    dead_letters_->write(dead_letter(*policy.dead_letter_topic, step, e, *source));
+    if (dead_lettered_) dead_lettered_->inc();
+  }
   entry* found = nullptr;
   for (auto& x : entries_) {
     if (x.code == e.code && x.step == step) found = &x;
@@ -39,7 +79,11 @@ void error_reporter::report(const std::string& step, const core::error& e,
   std::string where = source ? std::string(source->topic) + "/" + std::to_string(source->partition) +
                                    "@" + std::to_string(source->offset)
                              : "window result";
-  core::log::warn("record skipped", {{"pipeline", topology_.spec.name},
+  const char* what = policy.policy == config::on_error::dead_letter && source
+                         ? "record dead-lettered"
+                     : policy.policy == config::on_error::fail ? "record failed the pipeline"
+                                                              : "record skipped";
+  core::log::warn(what, {{"pipeline", topology_.spec.name},
                                      {"step", step},
                                      {"error", core::errc_name(e.code)},
                                      {"reason", e.message},

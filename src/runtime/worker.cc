@@ -57,7 +57,7 @@ core::status worker::loop(const std::atomic<bool>& stop) {
   if (!p) return std::move(p).err();
   producer_ = std::move(*p);
   sink_ = std::make_unique<producer_sink>(*producer_);
-  errors_ = std::make_unique<error_reporter>(topology_);
+  errors_ = std::make_unique<error_reporter>(topology_, sink_.get());
   kafka::rebalance_listener listener{
       [this](const auto& tps) { return on_assigned(tps); },
       [this](const auto& tps, bool lost) { on_revoked(tps, lost); }};
@@ -78,6 +78,9 @@ core::status worker::loop(const std::atomic<bool>& stop) {
     if (*m) {
       const auto& r = (*m)->view();
       if (auto it = tasks_.find(r.partition); it != tasks_.end()) it->second->process(r);
+      // on_error: fail stops before the failed record is checkpointed, so a
+      // restart reads it again.
+      if (auto st = errors_->take_failure(); !st) return st;
     }
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_tick) {

@@ -39,6 +39,8 @@ steps:
         mean: avg(amount)
 sink:
   topic: {sink}
+errors:
+  dead_letter_topic: {dlq}
 processing:
   commit_interval: {commit}
 """
@@ -46,10 +48,15 @@ processing:
 
 def write_pipeline(tmp_path, commit="200ms"):
     name, source, sink = unique("spend"), unique("buys"), unique("spend-out")
-    create_topics_args = {source: 3, sink: 1}
+    dlq = unique("buys-dlq")
+    create_topics_args = {source: 3, sink: 1, dlq: 1}
     path = tmp_path / "pipeline.yaml"
-    path.write_text(PIPELINE.format(name=name, source=source, sink=sink, commit=commit))
+    path.write_text(PIPELINE.format(name=name, source=source, sink=sink, commit=commit, dlq=dlq))
     return path, source, sink, create_topics_args
+
+
+def dlq_of(topics):
+    return next(t for t in topics if t.startswith("buys-dlq"))
 
 
 def expected(partitions):
@@ -90,6 +97,22 @@ def assert_same(actual, want):
         for field in ("n", "total", "low", "high"):
             assert a[field] == w[field], f"{k} {field}: {a[field]} != {w[field]}"
         assert a["mean"] == pytest.approx(w["mean"]), k
+
+
+def consume_raw(bootstrap, topic, count, timeout=30):
+    """Reads `count` records of `topic` with raw value bytes and headers."""
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("raw"),
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c.assign([TopicPartition(topic, 0, 0)])
+    out, deadline = [], time.time() + timeout
+    while len(out) < count and time.time() < deadline:
+        m = c.poll(0.2)
+        if m is None or m.error():
+            continue
+        out.append({"value": m.value(), "key": m.key(), "headers": dict(m.headers() or [])})
+    c.close()
+    return out
 
 
 def hand_written_events():
@@ -177,6 +200,18 @@ def test_exact_windows_with_out_of_order_late_and_malformed(tmp_path, bootstrap,
     assert len(records) == len(want), "a clean run emits each window once"
     log = w.log_text()
     assert "error=invalid_json" in log and "error=missing_field" in log
+    # Malformed records are in the dead-letter topic with their original bytes
+    # and where and why they failed.
+    dead = consume_raw(bootstrap, dlq_of(topics), 2)
+    assert [d["value"] for d in dead] == [parts[0][7].encode(), parts[0][8].encode()]
+    for d, code, offset in zip(dead, ["invalid_json", "missing_field"], [7, 8]):
+        h = d["headers"]
+        assert h["weir.error.code"] == code.encode()
+        assert h["weir.error.step"] == b"source"
+        assert h["weir.source.topic"] == source.encode()
+        assert h["weir.source.partition"] == b"0"
+        assert h["weir.source.offset"] == str(offset).encode()
+        assert h["weir.error.message"]
 
 
 def test_metrics_and_health_while_running(tmp_path, bootstrap, weir):

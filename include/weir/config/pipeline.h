@@ -48,6 +48,14 @@ struct sink_spec {
   const node* key = nullptr;  // expression; nullptr: the default key
 };
 
+// What happens to a record that fails (invalid JSON, no event time, a runtime
+// type error): DESIGN.md section 2.2 `errors`.
+enum class on_error : std::uint8_t { dead_letter, skip, fail };
+struct errors_spec {
+  std::optional<std::string> dead_letter_topic;
+  on_error policy = on_error::skip;  // dead_letter when a topic is set
+};
+
 struct processing_spec {
   core::millis commit_interval = 1000;
   guarantee delivery = guarantee::at_least_once;
@@ -62,6 +70,8 @@ struct pipeline_spec {
   std::vector<step_spec> steps;
   sink_spec sink;
   processing_spec processing;
+  errors_spec errors;
+  const node* tests = nullptr;       // inline test cases, read by config/test_spec.h
   std::shared_ptr<const node> root;  // owns the nodes the step specs point into
 };
 

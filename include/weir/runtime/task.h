@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "weir/core/record.h"
@@ -18,11 +19,18 @@ namespace weir::runtime {
 // the topic it names: the worker's producer, or a test's list.
 using record_sink = ops::side_output;
 
-// Counts record errors by step and code and logs them, rate-limited.
+// Handles record errors by `errors.on_error`: counts them by step and code,
+// logs them (rate-limited), writes the failed record with its original bytes
+// and weir.error.* headers to the dead-letter topic, or (on_error: fail)
+// holds the error so that the worker stops before checkpointing the record.
+// Owned by one worker thread.
 class error_reporter {
  public:
-  explicit error_reporter(const topology& t) : topology_(t) {}
+  // `dead_letters` receives dead-lettered records; null drops them (counted).
+  explicit error_reporter(const topology& t, record_sink* dead_letters = nullptr);
   void report(const std::string& step, const core::error& e, const core::record_view* source);
+  // The first error under on_error: fail, once; then ok again.
+  core::status take_failure() { return std::exchange(failure_, core::status{}); }
 
  private:
   struct entry {
@@ -33,7 +41,10 @@ class error_reporter {
     std::uint64_t suppressed = 0;
   };
   const topology& topology_;
+  record_sink* dead_letters_;
+  metrics::counter* dead_lettered_ = nullptr;
   std::vector<entry> entries_;
+  core::status failure_;
 };
 
 // The processing of one input partition: decode, event time, watermark, the
