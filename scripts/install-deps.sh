@@ -15,12 +15,14 @@ packages=(
   # libraries
   librdkafka-dev rapidjson-dev librocksdb-dev libyaml-cpp-dev catch2
   prometheus-cpp-dev libfmt-dev libspdlog-dev libcli11-dev
+  # micro-benchmarks (bench/micro)
+  libbenchmark-dev
   # lint
   clang-format clang-tidy
   # local Kafka broker and its command-line client
   kafkacat openjdk-17-jdk-headless maven
   # integration tests
-  python3 python3-pytest python3-confluent-kafka
+  python3 python3-pytest python3-confluent-kafka python3-yaml
 )
 
 installed() {

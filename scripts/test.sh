@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs weir's whole test suite: installs what is missing, builds, runs the unit
-# tests (ctest; again under ASan+UBSan), then starts a private local Kafka
+# and pipeline tests (ctest; again under ASan+UBSan), then starts a private local Kafka
 # broker and runs the integration tests against it (pytest), and stops the
 # broker whatever happens. The README's test command; .ci/run calls it.
 set -euo pipefail
@@ -10,13 +10,13 @@ root=$(pwd)
 scripts/install-deps.sh
 scripts/build.sh build
 
-echo "== unit tests"
-(cd build && ctest --output-on-failure -j2 -L unit)
+echo "== unit tests and pipeline tests (weir test)"
+(cd build && ctest --output-on-failure -j2)
 
 if [[ ${WEIR_SKIP_SANITIZERS:-0} != 1 ]]; then
-  echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
+  echo "== unit and pipeline tests under AddressSanitizer and UndefinedBehaviorSanitizer"
   scripts/build.sh build-asan -DWEIR_SANITIZE=ON
-  (cd build-asan && ctest --output-on-failure -j2 -L unit)
+  (cd build-asan && ctest --output-on-failure -j2)
 fi
 
 echo "== integration tests against a local Kafka broker"
