@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "weir/config/test_spec.h"
+
 namespace weir::app {
 
 loaded_pipeline load(const std::string& file,
@@ -10,6 +12,8 @@ loaded_pipeline load(const std::string& file,
   loaded_pipeline out;
   config::diagnostics diag(file);
   auto spec = config::load_pipeline(file, diag);
+  // The inline tests are part of the file: their problems are the file's.
+  if (spec) (void)config::parse_tests(*spec, diag);
   if (spec && diag.ok()) {
     std::optional<int> count;
     if (partitions && !spec->source.topics.empty()) count = partitions(spec->source.topics.front());

@@ -168,6 +168,17 @@ std::optional<test_expectation> read_expectation(const node& n, diagnostics& d) 
     out.headers = read_headers(*h, d);
     ok = ok && out.headers;
   }
+  if (const node* raw = r.optional("raw")) {
+    auto b = read_bool(*raw, d, "raw");
+    ok = ok && b;
+    if (b && *b) {
+      if (v && !v->is_scalar()) {
+        d.error(v->at, "with raw: true, value must be the record's bytes as a string");
+        ok = false;
+      }
+      out.raw = true;
+    }
+  }
   r.finish();
   if (!ok) return std::nullopt;
   return out;
@@ -246,6 +257,7 @@ std::optional<test_case> read_case(const node& n, const pipeline_spec& spec, dia
   }
   const node* expect = r.required("expect");
   const node* expect_late = r.optional("expect_late");
+  const node* expect_dead = r.optional("expect_dead_letter");
   r.finish();
 
   if (steps && (input || time || wm)) {
@@ -275,6 +287,12 @@ std::optional<test_case> read_case(const node& n, const pipeline_spec& spec, dia
       d.error(list->at,
               "expect_late needs a step that writes late records to a topic "
               "(late: {topic: ...})");
+    }
+  }
+  if (const node* list = read_list(expect_dead, d, "expect_dead_letter")) {
+    c.expect_dead_letter = read_expectations(*list, d);
+    if (!spec.errors.dead_letter_topic) {
+      d.error(list->at, "expect_dead_letter needs errors.dead_letter_topic");
     }
   }
   return c;

@@ -79,20 +79,28 @@ bool key_matches(const core::value& expected, const std::optional<std::string>& 
   return parsed && json_equal(expected, *parsed);
 }
 
-bool headers_equal(const std::vector<core::header>& a, const std::vector<core::header>& b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (a[i].key != b[i].key || a[i].value != b[i].value) return false;
+// Every expected header is in `actual`, in the same order among themselves.
+bool headers_match(const std::vector<core::header>& expected,
+                   const std::vector<core::header>& actual) {
+  std::size_t j = 0;
+  for (const auto& h : expected) {
+    while (j < actual.size() && (actual[j].key != h.key || actual[j].value != h.value)) ++j;
+    if (j == actual.size()) return false;
+    ++j;
   }
   return true;
 }
 
 bool matches(const config::test_expectation& e, const core::output_record& r) {
-  auto v = parse_value(r.value);
-  if (!v || !json_equal(e.value, *v)) return false;
+  if (e.raw) {
+    if (!e.value.is_string() || e.value.as_string() != r.value) return false;
+  } else {
+    auto v = parse_value(r.value);
+    if (!v || !json_equal(e.value, *v)) return false;
+  }
   if (e.key && !key_matches(*e.key, r.key)) return false;
   if (e.timestamp && *e.timestamp != r.timestamp_ms) return false;
-  if (e.headers && !headers_equal(*e.headers, r.headers)) return false;
+  if (e.headers && !headers_match(*e.headers, r.headers)) return false;
   return true;
 }
 
@@ -248,7 +256,7 @@ case_result test_driver::run(const config::test_case& c) const {
     auto db = state::open_memory();
     time::manual_clock clock(0);
     collecting_sink sink;
-    error_reporter errors(topology_);
+    error_reporter errors(topology_, &sink);
     std::map<std::int32_t, std::unique_ptr<task>> tasks;  // by partition: ticks go in order
     std::map<std::int32_t, std::int64_t> next_offset;
     const std::string& topic = topology_.spec.source.topics.front();
@@ -283,6 +291,10 @@ case_result test_driver::run(const config::test_case& c) const {
                   h.key, h.value ? std::optional<std::string_view>(*h.value) : std::nullopt});
             }
             t->process(r);
+            if (auto st = errors.take_failure(); !st) {
+              trouble = "the pipeline failed (as `weir run` would stop): " + st.err().message;
+              break;
+            }
           }
         } else if (const auto* wait = std::get_if<config::advance_time>(&action.what)) {
           clock.advance(wait->by);
@@ -307,9 +319,13 @@ case_result test_driver::run(const config::test_case& c) const {
 
   std::vector<const core::output_record*> sink_records;
   std::vector<const core::output_record*> late_records;
+  std::vector<const core::output_record*> dead_records;
+  const auto& dlq = topology_.spec.errors.dead_letter_topic;
   for (const auto& r : result.written) {
     if (r.topic == topology_.spec.sink.topic) {
       sink_records.push_back(&r);
+    } else if (dlq && r.topic == *dlq) {
+      dead_records.push_back(&r);
     } else if (std::find(late_topics_.begin(), late_topics_.end(), r.topic) != late_topics_.end()) {
       late_records.push_back(&r);
     }
@@ -326,6 +342,12 @@ case_result test_driver::run(const config::test_case& c) const {
       std::string topics;
       for (const auto& t : late_topics_) topics += (topics.empty() ? "" : ", ") + t;
       report += section("late topic " + topics, c.expect_late->size(), late_records.size(), d);
+    }
+  }
+  if (c.expect_dead_letter) {
+    if (auto d = diff(*c.expect_dead_letter, dead_records); !d.empty()) {
+      report += section("dead-letter topic " + *dlq, c.expect_dead_letter->size(),
+                        dead_records.size(), d);
     }
   }
   if (!report.empty() && !result.errors.empty()) {

@@ -43,7 +43,10 @@ struct test_expectation {
   // booleans, lists and maps are compared with the key read as JSON.
   std::optional<core::value> key;
   std::optional<core::millis> timestamp;
+  // The given headers must be present with these values, in this order among
+  // themselves; other headers may be present too.
   std::optional<std::vector<core::header>> headers;
+  bool raw = false;  // value is the record's exact bytes (a string), not JSON
 };
 
 // One step of a test, in order.
@@ -68,6 +71,8 @@ struct test_case {
   std::vector<test_expectation> expect;                      // the sink topic, in order
   std::optional<std::vector<test_expectation>> expect_late;  // the late topics, in order
   mark expect_late_at;
+  // The dead-letter topic, in order; headers weir.error.* are compared when given.
+  std::optional<std::vector<test_expectation>> expect_dead_letter;
 };
 
 // Topics that the pipeline's steps write late records to (`late: {topic: X}`

@@ -178,7 +178,7 @@ TEST_CASE("test spec problems name their line and column") {
   auto problems = p.problems();
   std::vector<std::string> want = {
       "p.yaml:9:5: unknown key 'inputs' in a test (expected one of: name, input, advance_time, "
-      "advance_watermark_to, steps, tables, expect, expect_late)",
+      "advance_watermark_to, steps, tables, expect, expect_late, expect_dead_letter)",
       "p.yaml:12:13: tables are not supported yet",
       "p.yaml:13:51: timestamp must be epoch milliseconds, a duration from the epoch such as 30m, "
       "or an ISO 8601 time",
