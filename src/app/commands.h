@@ -17,6 +17,7 @@ struct worker_options {
 };
 
 int validate(const std::vector<std::string>& files);
+int explain(const std::string& file);
 // Runs the inline `tests:` of each file without Kafka, on virtual time.
 int test(const std::vector<std::string>& files);
 int run(const std::vector<std::string>& files, const worker_options& options);

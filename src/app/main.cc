@@ -63,6 +63,11 @@ int main(int argc, char** argv) {
       ->envname("WEIR_LOG_LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
 
+  std::string explain_file;
+  auto* explain = app.add_subcommand(
+      "explain", "Print the pipeline as the worker runs it: steps, keys, state, time policy");
+  explain->add_option("pipeline", explain_file, "Pipeline file")->required();
+
   app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -85,6 +90,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (app.got_subcommand("validate")) return weir::app::validate(files);
+  if (app.got_subcommand("explain")) return weir::app::explain(explain_file);
   if (app.got_subcommand("test")) return weir::app::test(files);
   return weir::app::run(files, opts);
 }

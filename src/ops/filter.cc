@@ -12,6 +12,10 @@ class filter_step final : public step {
   filter_step(std::string name, expr::expression condition)
       : step(std::move(name)), condition_(std::move(condition)) {}
 
+  std::string explain() const override {
+    return "filter: keep records where " + condition_.source() + " is true (false or null drop)";
+  }
+
   std::unique_ptr<step_instance> instantiate(const task_context&) const override {
     return std::make_unique<instance>(*this);
   }

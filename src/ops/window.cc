@@ -30,6 +30,7 @@ struct window_settings {
   std::vector<expr::expression> group_by;
   std::vector<std::string> group_names;
   std::vector<std::unique_ptr<aggregate>> aggregates;
+  std::vector<std::string> aggregate_texts;  // as written, for weir explain
 };
 
 using accumulators = std::vector<std::unique_ptr<accumulator>>;
@@ -117,6 +118,7 @@ class window_step final : public step {
 
   bool stateful() const noexcept override { return true; }
   std::unique_ptr<step_instance> instantiate(const task_context& ctx) const override;
+  std::string explain() const override;
 
   const window_settings& settings() const noexcept { return s_; }
   metrics::counter& late_counter() const noexcept { return late_; }
@@ -224,6 +226,43 @@ class window_instance final : public step_instance {
 
   std::vector<core::value> args_;  // scratch: one record's evaluated arguments
 };
+
+std::string window_step::explain() const {
+  std::string keys;
+  for (const auto& g : s_.group_names) keys += (keys.empty() ? "" : ", ") + g;
+  std::string kind;
+  switch (s_.kind) {
+    case window_kind::tumbling:
+      kind = "tumbling " + core::format_duration(s_.size) + ": [k*size, (k+1)*size), closes at watermark >= end + lateness";
+      break;
+    case window_kind::hopping:
+      kind = "hopping size " + core::format_duration(s_.size) + " advance " +
+             core::format_duration(s_.advance) + " (panes of " + core::format_duration(s_.pane) +
+             "), closes at watermark >= end + lateness";
+      break;
+    case window_kind::sliding:
+      kind = "sliding " + core::format_duration(s_.size) +
+             " (Kafka Streams semantics), closes at watermark > end + lateness";
+      break;
+    case window_kind::session:
+      kind = "session gap " + core::format_duration(s_.gap) +
+             ", closes at watermark > last + gap + lateness";
+      break;
+  }
+  std::string emit = s_.emit == emit_mode::final          ? "final (one result per window)"
+                     : s_.emit == emit_mode::on_watermark ? "on_watermark (revision, final)"
+                                                          : "changes every " +
+                                                                core::format_duration(s_.changes_every) +
+                                                                " (revision, final)";
+  std::string aggs;
+  for (const auto& a : s_.aggregate_texts) aggs += (aggs.empty() ? "" : ", ") + a;
+  return "window " + name() + ": group by [" + keys + "] (the result key)\n" +
+         "  kind:      " + kind + "\n" +
+         "  lateness:  " + core::format_duration(s_.lateness) + "\n" +
+         "  emit:      " + emit + "\n" +
+         "  late:      " + (s_.late_topic ? "counted, written to " + *s_.late_topic : std::string("counted and dropped")) + "\n" +
+         "  aggregate: " + aggs;
+}
 
 std::unique_ptr<step_instance> window_step::instantiate(const task_context& ctx) const {
   return std::make_unique<window_instance>(*this, ctx);
@@ -962,7 +1001,10 @@ std::unique_ptr<step> build_window(const config::step_spec& spec, const build_co
           diag.error(e.key.at, "aggregate '" + name + "' clashes with a field of the result");
           continue;
         }
-        if (auto a = parse_aggregate(e, diag)) s.aggregates.push_back(std::move(a));
+        if (auto a = parse_aggregate(e, diag)) {
+          s.aggregates.push_back(std::move(a));
+          s.aggregate_texts.push_back(name + ": " + e.val.scalar);
+        }
       }
     }
   }

@@ -75,6 +75,9 @@ class step {
   // Stateful steps get a store named `<pipeline>.<step id>`.
   virtual bool stateful() const noexcept { return false; }
   virtual std::unique_ptr<step_instance> instantiate(const task_context& ctx) const = 0;
+  // What the step does, as `weir explain` prints it: one line or a few
+  // indented lines, without a trailing newline.
+  virtual std::string explain() const { return name_; }
 
  protected:
   explicit step(std::string name) : name_(std::move(name)) {}

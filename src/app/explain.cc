@@ -1,0 +1,69 @@
+#include <cstdio>
+
+#include "app/commands.h"
+#include "app/load.h"
+#include "weir/config/test_spec.h"
+
+namespace weir::app {
+
+// Prints the pipeline as the worker will run it (DESIGN.md section 2.1).
+int explain(const std::string& file) {
+  metrics::registry scratch;
+  auto loaded = load(file, {}, scratch);
+  if (!loaded.topology) {
+    for (const auto& p : loaded.problems) std::printf("%s\n", p.c_str());
+    return 1;
+  }
+  const auto& t = *loaded.topology;
+  const auto& s = t.spec;
+  std::string out;
+  out += "pipeline " + s.name + (s.description.empty() ? "" : ": " + s.description) + "\n";
+  out += "  consumer group: " + s.name + "\n";
+  out += "  source: topic " + s.source.topics.front() + ", JSON records";
+  if (!s.source.partitioned_by.empty()) {
+    std::string keys;
+    for (const auto& k : s.source.partitioned_by) keys += (keys.empty() ? "" : ", ") + k;
+    out += ", partitioned by [" + keys + "]";
+  }
+  out += "\n  time:\n";
+  out += "    event time: " +
+         (s.source.event_time
+              ? "field " + s.source.event_time->field + " (" +
+                    (s.source.event_time->format == config::time_format::epoch_ms   ? "epoch_ms"
+                     : s.source.event_time->format == config::time_format::epoch_s ? "epoch_s"
+                                                                                     : "iso8601") +
+                    ")"
+              : std::string("the Kafka record timestamp")) +
+         "\n";
+  out += "    watermark:  per partition, max event time - " +
+         core::format_duration(s.source.max_out_of_orderness) + " (never backwards, checkpointed)\n";
+  out += "    idleness:   " +
+         (s.source.idle_timeout > 0
+              ? "after " + core::format_duration(s.source.idle_timeout) +
+                    " of silence the watermark follows the wall clock"
+              : std::string("off")) +
+         "\n";
+  out += "  steps:\n";
+  for (const auto& st : t.steps) {
+    std::string text = st->explain();
+    for (std::size_t i = 0; (i = text.find('\n', i)) != std::string::npos; i += 5) text.insert(i + 1, "    ");
+    out += "    " + text + "\n";
+    if (st->stateful()) out += "      state:     " + s.name + "." + st->name() + " (RocksDB column family, keys by partition)\n";
+  }
+  out += "  sink: topic " + s.sink.topic + ", key " +
+         (s.sink.key ? s.sink.key->scalar : std::string("the record's key (window results: the group key)")) + "\n";
+  out += "  errors: ";
+  switch (s.errors.policy) {
+    case config::on_error::dead_letter: out += "dead-letter to " + *s.errors.dead_letter_topic; break;
+    case config::on_error::skip: out += "skip (counted and logged)"; break;
+    case config::on_error::fail: out += "fail (the worker stops)"; break;
+  }
+  out += "\n  internal topics: none (repartition and changelog topics are not used yet)\n";
+  out += "  delivery: at_least_once; checkpoint every " +
+         core::format_duration(s.processing.commit_interval) +
+         ": flush outputs, write state + offsets + watermarks in one RocksDB batch, commit offsets\n";
+  std::fputs(out.c_str(), stdout);
+  return 0;
+}
+
+}  // namespace weir::app

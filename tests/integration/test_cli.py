@@ -1,0 +1,50 @@
+"""The weir command line without a broker: explain, version, usage errors."""
+import subprocess
+
+from conftest import ROOT
+
+
+def run(weir_bin, *args):
+    return subprocess.run([weir_bin, *args], capture_output=True, text=True)
+
+
+def test_explain_shows_steps_keys_state_and_time_policy(weir_bin):
+    out = run(weir_bin, "explain", str(ROOT / "pipelines" / "card-velocity.yaml"))
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    for line in [
+        "  consumer group: card-velocity",
+        "    event time: field ts (epoch_ms)",
+        "    watermark:  per partition, max event time - 5s (never backwards, checkpointed)",
+        "    idleness:   after 30s of silence the watermark follows the wall clock",
+        "    window velocity: group by [card_id] (the result key)",
+        "      kind:      hopping size 10m advance 1m (panes of 1m), closes at watermark >= end + lateness",
+        "      lateness:  30s",
+        "      emit:      final (one result per window)",
+        "      state:     card-velocity.velocity (RocksDB column family, keys by partition)",
+        "  sink: topic card-alerts, key card_id",
+    ]:
+        assert line + "\n" in text, f"missing {line!r} in:\n{text}"
+
+
+def test_explain_of_a_broken_file_prints_its_problems(tmp_path, weir_bin):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("pipeline: x\nsource: {topic: a}\nsink: {topic: o}\nsteps:\n  - filter: a >\n")
+    out = run(weir_bin, "explain", str(bad))
+    assert out.returncode == 1
+    assert out.stdout.startswith(f"{bad}:5:")
+
+
+def test_version(weir_bin):
+    out = run(weir_bin, "version")
+    assert out.returncode == 0 and out.stdout.startswith("weir ")
+
+
+def test_run_without_a_reachable_topic_fails_clearly(tmp_path, weir_bin):
+    # Nothing listens on this port: weir says so and exits 1 instead of hanging.
+    p = ROOT / "pipelines" / "page-views.yaml"
+    out = subprocess.run([weir_bin, "run", str(p), "--bootstrap-servers", "127.0.0.1:1",
+                          "--state-dir", str(tmp_path / "s"), "--metrics-listen", ""],
+                         capture_output=True, text=True, timeout=90)
+    assert out.returncode == 1
+    assert "source topic unavailable" in out.stderr
