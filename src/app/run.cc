@@ -90,7 +90,9 @@ int run(const std::vector<std::string>& files, const worker_options& options) {
     for (int i = 0; i < options.threads; ++i) {
       std::string name = t->spec.name + "-" + (options.instance_id.empty() ? "weir" : options.instance_id) +
                          "-" + std::to_string(i);
-      workers.push_back(std::make_unique<runtime::worker>(*t, options.kafka, **db, name));
+      std::optional<std::string> member;
+      if (!options.instance_id.empty()) member = options.instance_id + "-" + std::to_string(i);
+      workers.push_back(std::make_unique<runtime::worker>(*t, options.kafka, **db, name, member));
     }
   }
 

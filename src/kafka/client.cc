@@ -12,11 +12,17 @@ core::error kafka_error(const std::string& what, const std::string& detail) {
   return core::error{core::errc::kafka, what + ": " + detail};
 }
 
-// Routes the client library's logs and errors into weir's log.
+// Routes the client library's logs and errors into weir's log, and its
+// statistics to `on_stats`.
 class event_logger final : public RdKafka::EventCb {
  public:
+  std::function<void(const std::string&)> on_stats;
+
   void event_cb(RdKafka::Event& e) override {
     switch (e.type()) {
+      case RdKafka::Event::EVENT_STATS:
+        if (on_stats) on_stats(e.str());
+        break;
       case RdKafka::Event::EVENT_ERROR: {
         std::string err = RdKafka::err2str(e.err());
         core::log::write(e.fatal() ? core::log::level::error : core::log::level::warn,
@@ -144,7 +150,7 @@ class rebalance_handler final : public RdKafka::RebalanceCb {
 
 class rdkafka_consumer final : public consumer {
  public:
-  rdkafka_consumer(rebalance_listener l) : rebalance_(std::move(l)) {}
+  explicit rdkafka_consumer(rebalance_listener l) : rebalance_(l) { events_.on_stats = l.statistics; }
   ~rdkafka_consumer() override {
     if (c_ && !closed_) c_->close();
   }
@@ -159,7 +165,8 @@ class rdkafka_consumer final : public consumer {
                            {"auto.offset.reset", "earliest"},
                            {"partition.assignment.strategy", "cooperative-sticky"},
                            {"isolation.level", "read_committed"},
-                           {"enable.partition.eof", "false"}},
+                           {"enable.partition.eof", "false"},
+                           {"statistics.interval.ms", "5000"}},
                           &events_);
     if (!conf) return conf.err();
     std::string err;
@@ -274,11 +281,16 @@ class rdkafka_producer final : public producer {
     }
   }
 
-  core::status flush() override {
+  core::status flush(std::optional<std::chrono::milliseconds> limit) override {
     auto started = std::chrono::steady_clock::now();
     auto next_report = started + std::chrono::seconds(10);
     while (p_->outq_len() > 0) {
       p_->flush(500);
+      if (limit && std::chrono::steady_clock::now() - started >= *limit && p_->outq_len() > 0) {
+        return kafka_error("flush", std::to_string(p_->outq_len()) +
+                                        " records not delivered within " +
+                                        std::to_string(limit->count()) + " ms");
+      }
       if (auto now = std::chrono::steady_clock::now(); now >= next_report && p_->outq_len() > 0) {
         core::log::warn("waiting for the broker to take produced records",
                         {{"queued", std::to_string(p_->outq_len())}});

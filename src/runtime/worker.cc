@@ -2,6 +2,10 @@
 
 #include <chrono>
 
+#include <algorithm>
+#include <cstdlib>
+
+#include "weir/core/json.h"
 #include "weir/core/log.h"
 
 namespace weir::runtime {
@@ -22,9 +26,20 @@ class worker::producer_sink final : public record_sink {
 };
 
 worker::worker(const topology& t, const kafka::client_settings& kafka, state::database& db,
-               std::string name)
+               std::string name, std::optional<std::string> static_member)
     : topology_(t), kafka_(kafka), db_(db), name_(std::move(name)) {
   kafka_.client_id = name_;
+  if (static_member) kafka_.properties.insert(kafka_.properties.begin(), {"group.instance.id", *static_member});
+  auto& reg = *t.probe.registry;
+  metrics::labels p{{"pipeline", t.spec.name}};
+  assigned_ = &reg.add_gauge("weir_assigned_partitions", "Input partitions assigned to this process.", p);
+  rebalances_ = &reg.add_counter("weir_rebalances_total",
+                                 "Partition assignment changes (assigned, revoked or lost).", p);
+  auto w = p;
+  w.emplace_back("worker", name_);
+  watermark_lag_ = &reg.add_gauge(
+      "weir_watermark_lag_seconds",
+      "Wall clock minus the lowest watermark of the worker's partitions, in seconds.", w);
 }
 
 worker::~worker() { join(); }
@@ -60,7 +75,8 @@ core::status worker::loop(const std::atomic<bool>& stop) {
   errors_ = std::make_unique<error_reporter>(topology_, sink_.get());
   kafka::rebalance_listener listener{
       [this](const auto& tps) { return on_assigned(tps); },
-      [this](const auto& tps, bool lost) { on_revoked(tps, lost); }};
+      [this](const auto& tps, bool lost) { on_revoked(tps, lost); },
+      [this](const std::string& json) { on_statistics(json); }};
   auto c = kafka::make_consumer(kafka_, topology_.spec.name, std::move(listener));
   if (!c) return std::move(c).err();
   consumer_ = std::move(*c);
@@ -85,6 +101,7 @@ core::status worker::loop(const std::atomic<bool>& stop) {
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_tick) {
       for (auto& [partition, t] : tasks_) t->tick();
+      update_watermark_lag();
       next_tick = now + std::chrono::milliseconds(100);
     }
     producer_->poll();
@@ -94,13 +111,15 @@ core::status worker::loop(const std::atomic<bool>& stop) {
     }
   }
   core::log::info("worker stopping", {{"worker", name_}});
-  if (auto st = checkpoint(); !st) return st;
+  // Shutdown is bounded: outputs the broker does not take within the limit
+  // are not checkpointed, and a restart processes their records again.
+  if (auto st = checkpoint(std::chrono::seconds(30)); !st) return st;
   consumer_->close();  // revokes what is left, after the checkpoint above
   if (!deferred_.ok()) return std::exchange(deferred_, {});
   return {};
 }
 
-core::status worker::checkpoint() {
+core::status worker::checkpoint(std::optional<std::chrono::milliseconds> flush_limit) {
   if (tasks_.empty()) return {};
   const auto started = std::chrono::steady_clock::now();
   auto fail = [&](core::status st) {
@@ -110,7 +129,7 @@ core::status worker::checkpoint() {
   if (auto st = sink_->take_failure(); !st) return fail(st);
   // Outputs first: once the checkpoint is written, what it covers must
   // already be in the sink topic.
-  if (auto st = producer_->flush(); !st) return fail(st);
+  if (auto st = producer_->flush(flush_limit); !st) return fail(st);
   state::write_batch batch;
   std::vector<kafka::partition_offset> offsets;
   for (auto& [partition, t] : tasks_) {
@@ -146,7 +165,9 @@ std::vector<kafka::partition_offset> worker::on_assigned(
                      {"start", from}});
     starts.push_back({tp, start->value_or(kafka::use_committed)});
     tasks_[tp.partition] = std::move(t);
+    assigned_->add(1);
   }
+  rebalances_->inc();
   return starts;
 }
 
@@ -154,10 +175,48 @@ void worker::on_revoked(const std::vector<kafka::topic_partition>& tps, bool los
   if (!lost) {
     if (auto st = checkpoint(); !st && deferred_.ok()) deferred_ = st;
   }
+  rebalances_->inc();
   for (const auto& tp : tps) {
-    tasks_.erase(tp.partition);
+    if (tasks_.erase(tp.partition)) assigned_->add(-1);
+    if (auto it = consumer_lag_.find(tp.partition); it != consumer_lag_.end()) it->second->set(0);
     core::log::info(lost ? "partition lost" : "partition revoked",
                     {{"worker", name_}, {"topic", tp.topic}, {"partition", std::to_string(tp.partition)}});
+  }
+}
+
+void worker::update_watermark_lag() {
+  core::millis lowest = core::max_time;
+  for (const auto& [partition, t] : tasks_) lowest = std::min(lowest, t->watermark());
+  if (lowest == core::max_time || lowest == core::min_time) {
+    watermark_lag_->set(0);
+    return;
+  }
+  watermark_lag_->set(static_cast<double>(clock_.now() - lowest) / 1000.0);
+}
+
+// Reads the consumer lag of each assigned partition from the client
+// library's statistics: topics.<topic>.partitions.<p>.consumer_lag.
+void worker::on_statistics(const std::string& json) {
+  auto stats = core::parse_json(json);
+  if (!stats) return;
+  const auto* topics = stats->find("topics");
+  const std::string& topic = topology_.spec.source.topics.front();
+  const auto* t = topics ? topics->find(topic) : nullptr;
+  const auto* parts = t ? t->find("partitions") : nullptr;
+  if (!parts || !parts->is_object()) return;
+  for (const auto& [id, p] : parts->as_object()) {
+    if (id == "-1") continue;  // the library's internal unassigned partition
+    const auto* lag = p.find("consumer_lag");
+    std::int32_t partition = std::atoi(id.c_str());
+    if (!lag || !lag->is_number() || !tasks_.count(partition)) continue;
+    auto& g = consumer_lag_[partition];
+    if (!g) {
+      g = &topology_.probe.registry->add_gauge(
+          "weir_consumer_lag_records",
+          "Records between the consumer's position and the end of the partition.",
+          {{"pipeline", topology_.spec.name}, {"topic", topic}, {"partition", id}});
+    }
+    g->set(std::max(0.0, lag->as_number()));
   }
 }
 

@@ -317,7 +317,8 @@ sink: {topic: out, colour: blue}
     assert lines == [
         f"{bad}:7:22: filter: unexpected '>'",
         f"{bad}:11:17: tumbling: invalid duration '1 minute': unknown unit ' minute'",
-        f"{bad}:12:34: aggregate 's': unknown aggregate 'median' (known: count, sum, min, max, avg)",
+        f"{bad}:12:34: aggregate 's': unknown aggregate 'median' (known: count, sum, avg, min, max, first, last, "
+        "count_distinct, percentile, top_k, collect)",
         f"{bad}:13:20: unknown key 'colour' in sink (expected one of: topic, key)",
     ], out.stdout
     ok = subprocess.run([weir_bin, "validate", str(ROOT / "pipelines" / "page-views.yaml")],

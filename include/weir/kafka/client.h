@@ -52,6 +52,9 @@ struct rebalance_listener {
   // Partitions about to be taken away; the owner checkpoints them before
   // returning. `lost` is true when they were already lost (no commit possible).
   std::function<void(const std::vector<topic_partition>&, bool lost)> revoked;
+  // The client library's statistics (JSON, every statistics.interval.ms);
+  // may be empty.
+  std::function<void(const std::string& json)> statistics;
 };
 
 // A consumer-group member. Owned and polled by one worker thread; neither
@@ -82,9 +85,10 @@ class producer {
   // is full, so a slow broker slows the worker rather than failing it.
   virtual core::status produce(core::output_record&& r) = 0;
   // Waits until every queued record is delivered. A broker outage is waited
-  // out (records never expire); a permanent delivery failure (such as a
-  // missing topic or a too-large record) is an error.
-  virtual core::status flush() = 0;
+  // out (records never expire) unless `limit` is given, after which it is an
+  // error; a permanent delivery failure (such as a missing topic or a
+  // too-large record) is an error.
+  virtual core::status flush(std::optional<std::chrono::milliseconds> limit = std::nullopt) = 0;
   // Serves delivery reports without blocking.
   virtual void poll() = 0;
 };

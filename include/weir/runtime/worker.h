@@ -1,7 +1,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -21,8 +23,11 @@ class worker {
  public:
   enum class phase : int { starting, running, stopped, failed };
 
+  // `name` names the worker in logs, metrics and as the Kafka client id;
+  // `static_member` (from --instance-id) makes it a static group member, so a
+  // quick restart keeps its partitions.
   worker(const topology& t, const kafka::client_settings& kafka, state::database& db,
-         std::string name);
+         std::string name, std::optional<std::string> static_member);
   ~worker();
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
@@ -41,7 +46,9 @@ class worker {
   std::vector<kafka::partition_offset> on_assigned(const std::vector<kafka::topic_partition>& tps);
   void on_revoked(const std::vector<kafka::topic_partition>& tps, bool lost);
   // Flushes outputs, writes every task's checkpoint in one batch, commits offsets.
-  core::status checkpoint();
+  core::status checkpoint(std::optional<std::chrono::milliseconds> flush_limit = std::nullopt);
+  void on_statistics(const std::string& json);
+  void update_watermark_lag();
 
   const topology& topology_;
   kafka::client_settings kafka_;
@@ -54,6 +61,11 @@ class worker {
   time::system_clock clock_;
   std::map<std::int32_t, std::unique_ptr<task>> tasks_;
   core::status deferred_;  // an error raised inside a rebalance callback
+  // Probes of this worker (registered once; shared names across workers).
+  metrics::gauge* assigned_ = nullptr;
+  metrics::counter* rebalances_ = nullptr;
+  metrics::gauge* watermark_lag_ = nullptr;
+  std::map<std::int32_t, metrics::gauge*> consumer_lag_;  // by partition
   std::atomic<phase> phase_{phase::starting};
   std::string failure_;
   std::thread thread_;
