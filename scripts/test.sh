@@ -15,7 +15,7 @@ echo "== unit tests and pipeline tests (weir test)"
 
 if [[ ${WEIR_SKIP_SANITIZERS:-0} != 1 ]]; then
   echo "== unit and pipeline tests under AddressSanitizer and UndefinedBehaviorSanitizer"
-  scripts/build.sh build-asan -DWEIR_SANITIZE=ON
+  scripts/build.sh build-asan -DWEIR_SANITIZE=ON -DWEIR_BUILD_BENCH=OFF
   (cd build-asan && ctest --output-on-failure -j2)
 fi
 
