@@ -148,6 +148,17 @@ class rebalance_handler final : public RdKafka::RebalanceCb {
   rebalance_listener listener_;
 };
 
+// Logs failed asynchronous offset commits. They are not fatal: the local
+// checkpoint is what a restart trusts.
+class commit_logger final : public RdKafka::OffsetCommitCb {
+ public:
+  void offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>&) override {
+    if (err != RdKafka::ERR_NO_ERROR && err != RdKafka::ERR__NO_OFFSET) {
+      core::log::warn("offset commit failed", {{"error", RdKafka::err2str(err)}});
+    }
+  }
+};
+
 class rdkafka_consumer final : public consumer {
  public:
   explicit rdkafka_consumer(rebalance_listener l) : rebalance_(l) { events_.on_stats = l.statistics; }
@@ -170,6 +181,13 @@ class rdkafka_consumer final : public consumer {
                           &events_);
     if (!conf) return conf.err();
     std::string err;
+    if (s.group_instance_id &&
+        (*conf)->set("group.instance.id", *s.group_instance_id, err) != RdKafka::Conf::CONF_OK) {
+      return core::error{core::errc::invalid_config, err};
+    }
+    if ((*conf)->set("offset_commit_cb", &commits_, err) != RdKafka::Conf::CONF_OK) {
+      return core::error{core::errc::internal, err};
+    }
     if ((*conf)->set("rebalance_cb", &rebalance_, err) != RdKafka::Conf::CONF_OK) {
       return core::error{core::errc::internal, err};
     }
@@ -205,7 +223,7 @@ class rdkafka_consumer final : public consumer {
     for (const auto& o : offsets) {
       parts.push_back(RdKafka::TopicPartition::create(o.tp.topic, o.tp.partition, o.offset));
     }
-    auto e = c_->commitSync(parts);
+    auto e = c_->commitAsync(parts);
     RdKafka::TopicPartition::destroy(parts);
     if (e != RdKafka::ERR_NO_ERROR && e != RdKafka::ERR__NO_OFFSET) {
       return kafka_error("committing offsets", RdKafka::err2str(e));
@@ -220,6 +238,7 @@ class rdkafka_consumer final : public consumer {
 
  private:
   event_logger events_;
+  commit_logger commits_;
   rebalance_handler rebalance_;
   std::unique_ptr<RdKafka::KafkaConsumer> c_;
   bool closed_ = false;

@@ -29,7 +29,7 @@ worker::worker(const topology& t, const kafka::client_settings& kafka, state::da
                std::string name, std::optional<std::string> static_member)
     : topology_(t), kafka_(kafka), db_(db), name_(std::move(name)) {
   kafka_.client_id = name_;
-  if (static_member) kafka_.properties.insert(kafka_.properties.begin(), {"group.instance.id", *static_member});
+  kafka_.group_instance_id = std::move(static_member);
   auto& reg = *t.probe.registry;
   metrics::labels p{{"pipeline", t.spec.name}};
   assigned_ = &reg.add_gauge("weir_assigned_partitions", "Input partitions assigned to this process.", p);

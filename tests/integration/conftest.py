@@ -99,12 +99,13 @@ def consume_all(bootstrap, topic, min_count=0, timeout=60, idle=2.0):
 class WeirProcess:
     """A `weir run` child process with its log captured to a file."""
 
-    def __init__(self, weir_bin, pipeline, bootstrap, state_dir, log_path, metrics_listen=""):
+    def __init__(self, weir_bin, pipeline, bootstrap, state_dir, log_path, metrics_listen="",
+                 extra_args=()):
         self.log_path = log_path
         self.log = open(log_path, "ab")
         self.proc = subprocess.Popen(
             [weir_bin, "run", str(pipeline), "--bootstrap-servers", bootstrap,
-             "--state-dir", str(state_dir), "--metrics-listen", metrics_listen],
+             "--state-dir", str(state_dir), "--metrics-listen", metrics_listen, *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT)
 
     def stop(self, timeout=60):
@@ -131,9 +132,9 @@ def weir(weir_bin, bootstrap, tmp_path):
     """Starts weir processes; stops whatever is left at the end of the test."""
     started = []
 
-    def start(pipeline, state_dir=None, metrics_listen=""):
+    def start(pipeline, state_dir=None, metrics_listen="", extra_args=()):
         p = WeirProcess(weir_bin, pipeline, bootstrap, state_dir or (tmp_path / "state"),
-                        tmp_path / "weir.log", metrics_listen)
+                        tmp_path / "weir.log", metrics_listen, extra_args)
         started.append(p)
         return p
 

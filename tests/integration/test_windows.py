@@ -240,6 +240,24 @@ def test_metrics_and_health_while_running(tmp_path, bootstrap, weir):
     assert w.stop() == 0
 
 
+def test_two_worker_threads_share_the_partitions_exactly(tmp_path, bootstrap, weir):
+    path, source, sink, topics = write_pipeline(tmp_path)
+    create_topics(bootstrap, topics)
+    parts = random_partitions(seed=3, per_partition=1500)
+    want, _ = expected(parts)
+    w = weir(path, extra_args=["--threads", "2"])
+    # Both group members hold partitions before any record arrives.
+    deadline = time.time() + 60
+    while not all(f"-weir-{i} topic=" in w.log_text() for i in (0, 1)):
+        assert time.time() < deadline, w.log_text()
+        time.sleep(0.2)
+    produce_partitions(bootstrap, source, parts)
+    records = consume_all(bootstrap, sink, min_count=len(want), timeout=90, idle=3)
+    assert w.stop() == 0, w.log_text()
+    assert_same(as_results(records), want)
+    assert len(records) == len(want), "a clean run emits each window once"
+
+
 def random_partitions(seed, per_partition, users_per_partition=4):
     """Records per partition in offset order: mostly increasing time, some out
     of order within and beyond the bound, some filtered, a few malformed."""

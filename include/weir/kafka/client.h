@@ -20,6 +20,8 @@ struct client_settings {
   std::string client_id = "weir";
   // librdkafka properties passed through as given (SASL, SSL, tuning).
   std::vector<std::pair<std::string, std::string>> properties;
+  // Consumers only: static group membership (group.instance.id).
+  std::optional<std::string> group_instance_id;
 };
 
 struct topic_partition {
@@ -67,7 +69,9 @@ class consumer {
   // Returns nullptr on timeout or end of partition; transient client errors
   // are logged and retried by the library.
   virtual core::result<std::unique_ptr<message>> poll(std::chrono::milliseconds timeout) = 0;
-  // Commits `offsets` to the group synchronously.
+  // Commits `offsets` to the group without waiting for the answer (a
+  // failure is logged): the local checkpoint is what a restart trusts, and a
+  // commit during a rebalance must not hold the worker up.
   virtual core::status commit(const std::vector<partition_offset>& offsets) = 0;
   // Leaves the group (revoking every partition through the listener).
   virtual void close() = 0;
