@@ -14,7 +14,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   # libraries
   librdkafka-dev rapidjson-dev librocksdb-dev libyaml-cpp-dev catch2
-  prometheus-cpp-dev libfmt-dev libspdlog-dev libcli11-dev
+  prometheus-cpp-dev libfmt-dev libspdlog-dev libcli11-dev libre2-dev
   # micro-benchmarks (bench/micro)
   libbenchmark-dev
   # lint

@@ -92,7 +92,7 @@ class checker {
 
   type infer_call(ast& n) {
     const function_def* f = find_function(n.name);
-    if (!f) return fail(n.offset, "unknown function '" + n.name + "'");
+    if (!f) return fail(n.offset, unknown_function_message(n.name));
     const std::size_t argc = n.children.size();
     if (argc < f->min_args || argc > f->max_args) return fail(n.offset, arity_message(*f, argc));
     std::vector<type> types;
@@ -104,6 +104,15 @@ class checker {
       const type t = a.static_type;
       if (!accepts(f->param(i), t)) {
         return fail(a.begin, arg_message(f->name, i, f->max_args, f->param(i), t));
+      }
+      if (f->needs_literal(i) && (a.kind != ast_kind::literal || !a.literal.is_string())) {
+        return fail(a.begin, "function '" + std::string(f->name) +
+                                 "' needs a string literal as argument " + std::to_string(i + 1));
+      }
+      if (f->check_literal && a.kind == ast_kind::literal) {
+        if (std::string why = f->check_literal(i, a.literal); !why.empty()) {
+          return fail(a.begin, "function '" + std::string(f->name) + "': " + why);
+        }
       }
       if (f->same_type_args && !open(t)) {
         if (seen != type::null && seen != t) {

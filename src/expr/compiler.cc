@@ -123,13 +123,19 @@ class compiler {
 
   node_ptr build_call(const ast& n) {
     const function_def* f = find_function(n.name);
-    if (!f) return fail(n.offset, "unknown function '" + n.name + "'");
+    if (!f) return fail(n.offset, unknown_function_message(n.name));
     bool c = false;
     auto args = build_all(n, c);
     if (error) return nullptr;
-    node_ptr call = f->build ? f->build(n.static_type, std::move(args))
-                             : std::make_unique<call_node>(*f, n.static_type, std::move(args));
-    return fold(std::move(call), n, c);
+    if (!f->build) {
+      auto call = std::make_unique<call_node>(*f, n.static_type, std::move(args));
+      return fold(std::move(call), n, c && f->foldable);
+    }
+    build_result built = f->build(*f, n.static_type, std::move(args));
+    if (auto* e = std::get_if<build_error>(&built)) {
+      return fail(n.children[e->arg]->begin, std::move(e->message));
+    }
+    return fold(std::get<node_ptr>(std::move(built)), n, c && f->foldable);
   }
 
   node_ptr build_binary(const ast& n) {

@@ -1,11 +1,16 @@
 #include "expr/functions.h"
 
 #include <charconv>
+#include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <optional>
 #include <string>
 
+#include "expr/regex.h"
+#include "expr/time_format.h"
 #include "weir/core/json.h"
+#include "weir/core/time.h"
 
 namespace weir::expr {
 namespace {
@@ -293,17 +298,137 @@ type if_type(std::span<const type> args) {
   return join(args[1], args[2]);
 }
 
-node_ptr build_if(type result, std::vector<node_ptr> args) {
+build_result build_if(const function_def&, type result, std::vector<node_ptr> args) {
   return std::make_unique<if_node>(result, std::move(args[0]), std::move(args[1]),
                                    std::move(args[2]));
 }
 
-node_ptr build_coalesce(type result, std::vector<node_ptr> args) {
+build_result build_coalesce(const function_def&, type result, std::vector<node_ptr> args) {
   return std::make_unique<coalesce_node>(result, std::move(args));
 }
 
-// Reserved for later entries: matches, now_ms, parse_time, format_time, hash,
-// lookup.
+core::status fn_now_ms(const function_def&, args_t, core::value& out) {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  out = static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+  return {};
+}
+
+// The format argument of parse_time and format_time, checked when the call is
+// compiled if it is a literal and on every record otherwise.
+std::string check_format_literal(std::size_t index, const core::value& literal) {
+  if (index != 1 || !literal.is_string()) return {};
+  return check_time_format(literal.as_string());
+}
+
+core::status format_error(const function_def& f, const std::string& why) {
+  return type_error("function '" + std::string(f.name) + "': " + why);
+}
+
+core::status fn_parse_time(const function_def& f, args_t a, core::value& out) {
+  const std::string& text = a[0]->as_string();
+  std::optional<core::millis> ms;
+  if (a.size() > 1) {
+    const std::string& format = a[1]->as_string();
+    if (std::string why = check_time_format(format); !why.empty()) return format_error(f, why);
+    ms = parse_time_with(text, format);
+  } else if (auto r = core::parse_iso8601(text)) {
+    ms = *r;
+  }
+  out = ms ? core::value(static_cast<double>(*ms)) : core::value();
+  return {};
+}
+
+core::status fn_format_time(const function_def& f, args_t a, core::value& out) {
+  const double d = std::floor(a[0]->as_number());
+  if (d < static_cast<double>(min_formattable) || d > static_cast<double>(max_formattable)) {
+    out = core::value();
+    return {};
+  }
+  const auto ms = static_cast<core::millis>(d);
+  if (a.size() == 1) {
+    out = core::format_iso8601(ms);
+    return {};
+  }
+  const std::string& format = a[1]->as_string();
+  if (std::string why = check_time_format(format); !why.empty()) return format_error(f, why);
+  std::string r;
+  format_time_with(ms, format, r);
+  out = std::move(r);
+  return {};
+}
+
+// hash(x): 64-bit FNV-1a over the compact JSON text of x (core::write_json:
+// members in their order, no spaces), masked to its low 53 bits so that it is
+// exact as a number. Strings, the common case, are hashed without building
+// their text.
+constexpr std::uint64_t fnv_offset = 14695981039346656037ull;
+constexpr std::uint64_t fnv_prime = 1099511628211ull;
+constexpr std::uint64_t mask_53 = (std::uint64_t{1} << 53) - 1;
+
+void fnv_byte(std::uint64_t& h, unsigned char c) noexcept {
+  h ^= c;
+  h *= fnv_prime;
+}
+
+void fnv_bytes(std::uint64_t& h, std::string_view s) noexcept {
+  for (char c : s) fnv_byte(h, static_cast<unsigned char>(c));
+}
+
+// The bytes core::write_json writes for a string.
+void fnv_json_string(std::uint64_t& h, std::string_view s) noexcept {
+  static constexpr char hex[] = "0123456789abcdef";
+  fnv_byte(h, '"');
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        fnv_bytes(h, "\\\"");
+        break;
+      case '\\':
+        fnv_bytes(h, "\\\\");
+        break;
+      case '\n':
+        fnv_bytes(h, "\\n");
+        break;
+      case '\r':
+        fnv_bytes(h, "\\r");
+        break;
+      case '\t':
+        fnv_bytes(h, "\\t");
+        break;
+      case '\b':
+        fnv_bytes(h, "\\b");
+        break;
+      case '\f':
+        fnv_bytes(h, "\\f");
+        break;
+      default:
+        if (c < 0x20) {
+          fnv_bytes(h, "\\u00");
+          fnv_byte(h, static_cast<unsigned char>(hex[c >> 4]));
+          fnv_byte(h, static_cast<unsigned char>(hex[c & 0xf]));
+        } else {
+          fnv_byte(h, c);
+        }
+    }
+  }
+  fnv_byte(h, '"');
+}
+
+core::status fn_hash(const function_def&, args_t a, core::value& out) {
+  std::uint64_t h = fnv_offset;
+  const core::value& v = *a[0];
+  if (v.is_string()) {
+    fnv_json_string(h, v.as_string());
+  } else {
+    std::string text;
+    core::write_json(v, text);
+    fnv_bytes(h, text);
+  }
+  out = static_cast<double>(h & mask_53);
+  return {};
+}
+
 const function_def functions[] = {
     // name, arity, parameter types, null in -> null out, result type, eval, build
     {"lower", 1, 1, {str, str, str}, true, fixed<type::string>, fn_lower, nullptr},
@@ -363,6 +488,71 @@ const function_def functions[] = {
      extreme_type,
      nullptr,
      build_coalesce},
+    {"matches",
+     2,
+     2,
+     {str, str, str},
+     true,
+     fixed<type::boolean>,
+     nullptr,
+     build_matches,
+     false,
+     0b10},
+    {"regex_extract",
+     2,
+     3,
+     {str, str, num},
+     true,
+     fixed<type::string>,
+     nullptr,
+     build_regex_extract,
+     false,
+     0b10},
+    {"regex_replace",
+     3,
+     3,
+     {str, str, str},
+     true,
+     fixed<type::string>,
+     nullptr,
+     build_regex_replace,
+     false,
+     0b10},
+    {"now_ms",
+     0,
+     0,
+     {0, 0, 0},
+     false,
+     fixed<type::number>,
+     fn_now_ms,
+     nullptr,
+     false,
+     0,
+     nullptr,
+     false},
+    {"parse_time",
+     1,
+     2,
+     {str, str, str},
+     true,
+     fixed<type::number>,
+     fn_parse_time,
+     nullptr,
+     false,
+     0,
+     check_format_literal},
+    {"format_time",
+     1,
+     2,
+     {num, str, str},
+     true,
+     fixed<type::string>,
+     fn_format_time,
+     nullptr,
+     false,
+     0,
+     check_format_literal},
+    {"hash", 1, 1, {mask_all, 0, 0}, true, fixed<type::number>, fn_hash, nullptr},
 };
 
 }  // namespace
@@ -372,6 +562,12 @@ const function_def* find_function(std::string_view name) noexcept {
     if (f.name == name) return &f;
   }
   return nullptr;
+}
+
+std::string unknown_function_message(std::string_view name) {
+  std::string out = "unknown function '" + std::string(name) + "'";
+  if (name == "lookup") out += ": tables are not supported yet";
+  return out;
 }
 
 core::status check_argument(const function_def& f, std::size_t index, const core::value& arg) {

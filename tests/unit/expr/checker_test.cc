@@ -99,11 +99,12 @@ TEST_CASE("checker: function arguments, arity and names") {
         "4: function 'min' needs a string or a number as argument 1, got array");
   CHECK(compile_error("nope(1)") == "0: unknown function 'nope'");
   CHECK(compile_error("x + count()") == "4: unknown function 'count'");
-  for (const char* later : {"matches", "now_ms", "parse_time", "format_time", "hash", "lookup"}) {
-    INFO(later);
-    CHECK(compile_error(std::string(later) + "(a)") ==
-          "0: unknown function '" + std::string(later) + "'");
-  }
+  CHECK(compile_error("lookup(t, a)") ==
+        "0: unknown function 'lookup': tables are not supported yet");
+  CHECK(compile_error("now_ms(1)") == "0: function 'now_ms' takes 0 arguments, got 1");
+  CHECK(compile_error("matches(a)") == "0: function 'matches' takes 2 arguments, got 1");
+  CHECK(compile_error("parse_time()") == "0: function 'parse_time' takes 1 or 2 arguments, got 0");
+  CHECK(compile_error("hash(a, b)") == "0: function 'hash' takes 1 argument, got 2");
   CHECK(compile_error("lower()") == "0: function 'lower' takes 1 argument, got 0");
   CHECK(compile_error("x + lower(a, b)") == "4: function 'lower' takes 1 argument, got 2");
   CHECK(compile_error(R"(substr("a"))") == "0: function 'substr' takes 2 or 3 arguments, got 1");
