@@ -218,7 +218,7 @@ TEST_CASE("stateful steps need an id") {
   CHECK_FALSE(ops::build_step(spec->steps[1], ctx, diag));
   REQUIRE(diag.list().size() == 2);
   CHECK(diag.list()[0].format().rfind("w.yaml:4:5: window steps keep state and need a stable 'id'", 0) == 0);
-  CHECK(diag.list()[1].format() == "w.yaml:5:5: unknown step kind 'frobnicate' (known: filter, window)");
+  CHECK(diag.list()[1].format() == "w.yaml:5:5: unknown step kind 'frobnicate' (known: filter, map, explode, dedupe, window)");
 }
 
 namespace {
