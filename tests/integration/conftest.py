@@ -66,9 +66,10 @@ def produce(bootstrap, topic, records):
     assert p.flush(30) == 0
 
 
-def consume_all(bootstrap, topic, min_count=0, timeout=60, idle=2.0):
+def consume_all(bootstrap, topic, min_count=0, timeout=60, idle=2.0, raw=False):
     """Reads `topic` from the beginning until at least `min_count` records were
-    read and nothing new arrived for `idle` seconds (or `timeout`)."""
+    read and nothing new arrived for `idle` seconds (or `timeout`). Values are
+    parsed as JSON unless `raw`."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("reader"),
                   "auto.offset.reset": "earliest", "enable.auto.commit": False,
                   "isolation.level": "read_committed"})
@@ -87,7 +88,7 @@ def consume_all(bootstrap, topic, min_count=0, timeout=60, idle=2.0):
         if m.error():
             raise RuntimeError(m.error())
         out.append({"key": m.key().decode() if m.key() is not None else None,
-                    "value": json.loads(m.value()),
+                    "value": m.value() if raw else json.loads(m.value()),
                     "timestamp": m.timestamp()[1],
                     "partition": m.partition(),
                     "headers": dict((k, v) for k, v in (m.headers() or []))})
