@@ -342,3 +342,27 @@ sink: {topic: out, colour: blue}
     ok = subprocess.run([weir_bin, "validate", str(ROOT / "pipelines" / "page-views.yaml")],
                         capture_output=True, text=True)
     assert ok.returncode == 0, ok.stdout
+
+
+def test_sigterm_checkpoints_so_a_restart_repeats_nothing(tmp_path, bootstrap, weir):
+    path, source, sink, topics = write_pipeline(tmp_path, commit="10s")
+    create_topics(bootstrap, topics)
+    parts = random_partitions(seed=8, per_partition=1200)
+    want, _ = expected(parts)
+    first = {p: v[: len(v) // 2] for p, v in parts.items()}
+    second = {p: v[len(v) // 2:] for p, v in parts.items()}
+    state = tmp_path / "state"
+
+    # The commit interval is longer than the run: only the shutdown checkpoints.
+    w = weir(path, state_dir=state)
+    produce_partitions(bootstrap, source, first)
+    before = consume_all(bootstrap, sink, min_count=1, timeout=60, idle=3)
+    assert w.stop() == 0, w.log_text()
+
+    w = weir(path, state_dir=state)
+    produce_partitions(bootstrap, source, second)
+    records = consume_all(bootstrap, sink, min_count=len(want), timeout=90, idle=3)
+    assert w.stop() == 0, w.log_text()
+    assert len(before) > 0
+    assert_same(as_results(records), want)
+    assert len(records) == len(want), "a clean restart emits nothing twice"
