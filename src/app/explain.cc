@@ -59,9 +59,15 @@ int explain(const std::string& file) {
     case config::on_error::fail: out += "fail (the worker stops)"; break;
   }
   out += "\n  internal topics: none (repartition and changelog topics are not used yet)\n";
-  out += "  delivery: at_least_once; checkpoint every " +
-         core::format_duration(s.processing.commit_interval) +
-         ": flush outputs, write state + offsets + watermarks in one RocksDB batch, commit offsets\n";
+  if (s.processing.delivery == config::guarantee::exactly_once) {
+    out += "  delivery: exactly_once; every " + core::format_duration(s.processing.commit_interval) +
+           ": one Kafka transaction with the outputs and input offsets, then the local state batch;"
+           " local state behind the group's offsets is rebuilt by replaying input\n";
+  } else {
+    out += "  delivery: at_least_once; checkpoint every " +
+           core::format_duration(s.processing.commit_interval) +
+           ": flush outputs, write state + offsets + watermarks in one RocksDB batch, commit offsets\n";
+  }
   std::fputs(out.c_str(), stdout);
   return 0;
 }

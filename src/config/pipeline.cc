@@ -160,7 +160,7 @@ void read_processing(const node& n, diagnostics& d, processing_spec& out) {
       if (*s == "at_least_once") {
         out.delivery = guarantee::at_least_once;
       } else if (*s == "exactly_once") {
-        d.error(g->at, "processing.guarantee exactly_once is not supported yet; use at_least_once");
+        out.delivery = guarantee::exactly_once;
       } else {
         d.error(g->at, "processing.guarantee must be at_least_once or exactly_once, found '" + *s + "'");
       }

@@ -1,5 +1,6 @@
 #include "weir/kafka/client.h"
 
+#include <algorithm>
 #include <chrono>
 #include <librdkafka/rdkafkacpp.h>
 
@@ -45,7 +46,8 @@ class event_logger final : public RdKafka::EventCb {
 
 core::result<std::unique_ptr<RdKafka::Conf>> make_conf(
     const client_settings& s, std::initializer_list<std::pair<const char*, std::string>> defaults,
-    RdKafka::EventCb* events) {
+    RdKafka::EventCb* events,
+    const std::vector<std::pair<std::string, std::string>>& bounds = {}) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string err;
   auto set = [&](const std::string& k, const std::string& v) -> core::status {
@@ -57,6 +59,9 @@ core::result<std::unique_ptr<RdKafka::Conf>> make_conf(
   if (auto st = set("bootstrap.servers", s.bootstrap_servers); !st) return st.err();
   if (auto st = set("client.id", s.client_id); !st) return st.err();
   for (const auto& [k, v] : defaults) {
+    if (auto st = set(k, v); !st) return st.err();
+  }
+  for (const auto& [k, v] : bounds) {
     if (auto st = set(k, v); !st) return st.err();
   }
   // Passthrough properties come last so that an operator can override.
@@ -178,7 +183,7 @@ class rdkafka_consumer final : public consumer {
                            {"isolation.level", "read_committed"},
                            {"enable.partition.eof", "false"},
                            {"statistics.interval.ms", "5000"}},
-                          &events_);
+                          &events_, memory_properties(s.queues, true));
     if (!conf) return conf.err();
     std::string err;
     if (s.group_instance_id &&
@@ -216,6 +221,23 @@ class rdkafka_consumer final : public consumer {
         return std::unique_ptr<message>();
     }
   }
+
+  core::result<std::vector<partition_offset>> committed(
+      const std::vector<topic_partition>& tps) override {
+    std::vector<RdKafka::TopicPartition*> parts;
+    for (const auto& tp : tps) parts.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition));
+    auto e = c_->committed(parts, 30000);
+    std::vector<partition_offset> out;
+    for (auto* p : parts) {
+      std::int64_t o = p->offset() >= 0 ? p->offset() : use_committed;
+      out.push_back({{p->topic(), p->partition()}, o});
+    }
+    RdKafka::TopicPartition::destroy(parts);
+    if (e != RdKafka::ERR_NO_ERROR) return kafka_error("reading committed offsets", RdKafka::err2str(e));
+    return out;
+  }
+
+  RdKafka::KafkaConsumer* handle() noexcept { return c_.get(); }
 
   core::status commit(const std::vector<partition_offset>& offsets) override {
     if (offsets.empty()) return {};
@@ -269,15 +291,76 @@ class rdkafka_producer final : public producer {
                           {{"enable.idempotence", "true"},
                            {"message.timeout.ms", "0"},  // never expire: outages are waited out
                            {"linger.ms", "5"}},
-                          &events_);
+                          &events_, memory_properties(s.queues, false));
     if (!conf) return conf.err();
     std::string err;
     if ((*conf)->set("dr_cb", &delivery_, err) != RdKafka::Conf::CONF_OK) {
       return core::error{core::errc::internal, err};
     }
+    if (s.transactional_id) {
+      if ((*conf)->set("transactional.id", *s.transactional_id, err) != RdKafka::Conf::CONF_OK ||
+          (*conf)->set("transaction.timeout.ms", "60000", err) != RdKafka::Conf::CONF_OK) {
+        return core::error{core::errc::invalid_config, err};
+      }
+    }
     p_.reset(RdKafka::Producer::create(conf->get(), err));
     if (!p_) return kafka_error("creating producer", err);
+    if (s.transactional_id) {
+      transactional_ = true;
+      // Fences any earlier producer with the same id and finishes its
+      // transaction; retried while the coordinator is not ready.
+      for (int attempt = 0;; ++attempt) {
+        std::unique_ptr<RdKafka::Error> e(p_->init_transactions(60000));
+        if (!e) break;
+        if (!e->is_retriable() || attempt >= 5) {
+          return kafka_error("initialising transactions", e->str());
+        }
+      }
+    }
     return {};
+  }
+
+  core::status begin_transaction() override {
+    if (!transactional_ || open_) return {};
+    std::unique_ptr<RdKafka::Error> e(p_->begin_transaction());
+    if (e) return kafka_error("beginning a transaction", e->str());
+    open_ = true;
+    return {};
+  }
+  bool in_transaction() const noexcept override { return open_; }
+
+  core::status commit_transaction(const std::vector<partition_offset>& offsets,
+                                  consumer& c) override {
+    if (auto st = begin_transaction(); !st) return st;
+    auto* rc = static_cast<rdkafka_consumer&>(c).handle();
+    std::vector<RdKafka::TopicPartition*> parts;
+    for (const auto& o : offsets) {
+      parts.push_back(RdKafka::TopicPartition::create(o.tp.topic, o.tp.partition, o.offset));
+    }
+    std::unique_ptr<RdKafka::ConsumerGroupMetadata> group(rc->groupMetadata());
+    std::unique_ptr<RdKafka::Error> e;
+    for (;;) {
+      e.reset(p_->send_offsets_to_transaction(parts, group.get(), 60000));
+      if (!e || !e->is_retriable()) break;
+    }
+    RdKafka::TopicPartition::destroy(parts);
+    if (!e) {
+      for (;;) {
+        e.reset(p_->commit_transaction(60000));
+        if (!e || !e->is_retriable()) break;
+      }
+    }
+    if (!e) {
+      open_ = false;
+      return {};
+    }
+    std::string why = e->str();
+    if (e->txn_requires_abort()) {
+      std::unique_ptr<RdKafka::Error> a(p_->abort_transaction(60000));
+      open_ = false;
+      return kafka_error("transaction aborted", why);
+    }
+    return kafka_error("transaction failed", why);
   }
 
   core::status produce(core::output_record&& r) override {
@@ -326,9 +409,34 @@ class rdkafka_producer final : public producer {
   event_logger events_;
   delivery_tracker delivery_;
   std::unique_ptr<RdKafka::Producer> p_;
+  bool transactional_ = false;
+  bool open_ = false;  // a transaction is open
 };
 
 }  // namespace
+
+queue_limits queue_limits_for(std::size_t bytes) {
+  constexpr std::size_t mib = std::size_t{1} << 20;
+  queue_limits q;
+  // 1 GiB caps: queued.max.messages.kbytes allows at most 2097151 KiB, and
+  // librdkafka's own producer default is 1 GiB.
+  q.consumer_queue_bytes = std::clamp(bytes / 2, 2 * mib, 1024 * mib);
+  q.producer_queue_bytes = std::clamp(bytes / 2, 2 * mib, 1024 * mib);
+  q.fetch_bytes = std::clamp(q.consumer_queue_bytes / 4, mib, 50 * mib);
+  q.partition_fetch_bytes = std::min(mib, q.fetch_bytes);
+  return q;
+}
+
+std::vector<std::pair<std::string, std::string>> memory_properties(const queue_limits& q,
+                                                                   bool consumer) {
+  auto kib = [](std::size_t bytes) { return std::to_string(std::max<std::size_t>(bytes / 1024, 1)); };
+  if (consumer) {
+    return {{"queued.max.messages.kbytes", kib(q.consumer_queue_bytes)},
+            {"fetch.max.bytes", std::to_string(q.fetch_bytes)},
+            {"max.partition.fetch.bytes", std::to_string(q.partition_fetch_bytes)}};
+  }
+  return {{"queue.buffering.max.kbytes", kib(q.producer_queue_bytes)}};
+}
 
 core::result<std::unique_ptr<consumer>> make_consumer(const client_settings& s,
                                                       const std::string& group_id,

@@ -1,6 +1,7 @@
 #include "weir/runtime/worker.h"
 
 #include <chrono>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -11,24 +12,37 @@
 namespace weir::runtime {
 
 // Sends task outputs to the worker's producer; a produce error stops the
-// worker at its next checkpoint.
+// worker stops at its next checkpoint. While a task replays records whose
+// outputs are already committed (exactly_once recovery), writes are dropped.
 class worker::producer_sink final : public record_sink {
  public:
   explicit producer_sink(kafka::producer& p) : producer_(p) {}
   void write(core::output_record&& r) override {
+    if (replaying_) return;
+    if (auto st = producer_.begin_transaction(); !st && failed_.ok()) failed_ = st;
     if (auto st = producer_.produce(std::move(r)); !st && failed_.ok()) failed_ = st;
   }
   core::status take_failure() { return std::exchange(failed_, core::status{}); }
+  void set_replaying(bool on) noexcept { replaying_ = on; }
 
  private:
   kafka::producer& producer_;
   core::status failed_;
+  bool replaying_ = false;
 };
 
 worker::worker(const topology& t, const kafka::client_settings& kafka, state::database& db,
                std::string name, std::optional<std::string> static_member)
     : topology_(t), kafka_(kafka), db_(db), name_(std::move(name)) {
   kafka_.client_id = name_;
+  if (t.spec.processing.delivery == config::guarantee::exactly_once) {
+    // A stable id lets a restarted worker fence its predecessor and finish
+    // its open transaction at once; without --instance-id the id is unique
+    // per process, and an abandoned transaction ends by its timeout.
+    kafka_.transactional_id =
+        static_member ? name_ : name_ + "-" + std::to_string(::getpid()) + "-" +
+                                    std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+  }
   kafka_.group_instance_id = std::move(static_member);
   auto& reg = *t.probe.registry;
   metrics::labels p{{"pipeline", t.spec.name}};
@@ -93,7 +107,11 @@ core::status worker::loop(const std::atomic<bool>& stop) {
     if (!deferred_.ok()) return std::exchange(deferred_, {});
     if (*m) {
       const auto& r = (*m)->view();
-      if (auto it = tasks_.find(r.partition); it != tasks_.end()) it->second->process(r);
+      if (auto it = tasks_.find(r.partition); it != tasks_.end()) {
+        sink_->set_replaying(it->second->replaying(r.offset));
+        it->second->process(r);
+        sink_->set_replaying(false);
+      }
       // on_error: fail stops before the failed record is checkpointed, so a
       // restart reads it again.
       if (auto st = errors_->take_failure(); !st) return st;
@@ -127,9 +145,6 @@ core::status worker::checkpoint(std::optional<std::chrono::milliseconds> flush_l
     return st;
   };
   if (auto st = sink_->take_failure(); !st) return fail(st);
-  // Outputs first: once the checkpoint is written, what it covers must
-  // already be in the sink topic.
-  if (auto st = producer_->flush(flush_limit); !st) return fail(st);
   state::write_batch batch;
   std::vector<kafka::partition_offset> offsets;
   for (auto& [partition, t] : tasks_) {
@@ -138,11 +153,21 @@ core::status worker::checkpoint(std::optional<std::chrono::milliseconds> flush_l
       offsets.push_back({{topology_.spec.source.topics.front(), partition}, t->next_offset()});
     }
   }
-  if (auto st = db_.write(batch); !st) return fail(st);
-  // The local checkpoint is the source of truth on restart; the group's
-  // offsets follow it for lag monitoring and for a worker without state.
-  if (auto st = consumer_->commit(offsets); !st) {
-    core::log::warn("offset commit failed", {{"worker", name_}, {"error", st.err().message}});
+  if (exactly_once()) {
+    // Outputs and input offsets commit together; the local checkpoint
+    // follows, so it never runs ahead of the group's committed offsets.
+    if (auto st = producer_->commit_transaction(offsets, *consumer_); !st) return fail(st);
+    if (auto st = db_.write(batch); !st) return fail(st);
+  } else {
+    // Outputs first: once the checkpoint is written, what it covers must
+    // already be in the sink topic.
+    if (auto st = producer_->flush(flush_limit); !st) return fail(st);
+    if (auto st = db_.write(batch); !st) return fail(st);
+    // The local checkpoint is the source of truth on restart; the group's
+    // offsets follow it for lag monitoring and for a worker without state.
+    if (auto st = consumer_->commit(offsets); !st) {
+      core::log::warn("offset commit failed", {{"worker", name_}, {"error", st.err().message}});
+    }
   }
   topology_.probe.checkpoint_seconds->observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -152,12 +177,38 @@ core::status worker::checkpoint(std::optional<std::chrono::milliseconds> flush_l
 std::vector<kafka::partition_offset> worker::on_assigned(
     const std::vector<kafka::topic_partition>& tps) {
   std::vector<kafka::partition_offset> starts;
+  // exactly_once: the group's committed offsets say which outputs are
+  // already committed; local state that trails them is caught up by
+  // replaying its input with outputs dropped.
+  std::vector<kafka::partition_offset> committed;
+  if (exactly_once()) {
+    auto c = consumer_->committed(tps);
+    if (!c) {
+      if (deferred_.ok()) deferred_ = std::move(c).err();
+      return starts;
+    }
+    committed = std::move(*c);
+  }
   for (const auto& tp : tps) {
     auto t = std::make_unique<task>(topology_, tp.partition, db_, *sink_, *errors_, clock_);
     auto start = t->restore();
     if (!start) {
       if (deferred_.ok()) deferred_ = std::move(start).err();
       continue;
+    }
+    if (exactly_once()) {
+      std::int64_t group = kafka::use_committed;
+      for (const auto& c : committed) {
+        if (c.tp == tp) group = c.offset;
+      }
+      if (group >= 0 && (!*start || **start < group)) {
+        // From the local checkpoint, or with no local state from the start.
+        t->replay_until(group);
+        *start = start->value_or(kafka::from_beginning);
+        core::log::info("replaying to rebuild state",
+                        {{"worker", name_}, {"partition", std::to_string(tp.partition)},
+                         {"from", std::to_string(**start)}, {"until", std::to_string(group)}});
+      }
     }
     std::string from = *start ? std::to_string(**start) : "committed offset";
     core::log::info("partition assigned",
@@ -182,6 +233,10 @@ void worker::on_revoked(const std::vector<kafka::topic_partition>& tps, bool los
     core::log::info(lost ? "partition lost" : "partition revoked",
                     {{"worker", name_}, {"topic", tp.topic}, {"partition", std::to_string(tp.partition)}});
   }
+}
+
+bool worker::exactly_once() const noexcept {
+  return topology_.spec.processing.delivery == config::guarantee::exactly_once;
 }
 
 void worker::update_watermark_lag() {

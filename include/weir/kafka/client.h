@@ -14,6 +14,33 @@
 
 namespace weir::kafka {
 
+// Bounds of a client's local queues, the Kafka client's share of the
+// process memory. Each becomes a librdkafka property (see
+// memory_properties); a passthrough property of the same name wins.
+struct queue_limits {
+  // Consumer: pre-fetched messages waiting in the consumer's queue
+  // (queued.max.messages.kbytes). One fetch response may overshoot it.
+  std::size_t consumer_queue_bytes = std::size_t{64} << 20;
+  // Consumer: one fetch response (fetch.max.bytes) and one partition's part
+  // of it (max.partition.fetch.bytes).
+  std::size_t fetch_bytes = std::size_t{16} << 20;
+  std::size_t partition_fetch_bytes = std::size_t{1} << 20;
+  // Producer: records queued for delivery (queue.buffering.max.kbytes); a
+  // full queue makes produce wait.
+  std::size_t producer_queue_bytes = std::size_t{64} << 20;
+};
+
+// Queue limits for one worker (a consumer and a producer) given `bytes` of
+// memory: half for each queue, a quarter of the consumer's half for one
+// fetch. Floors keep a tiny budget workable (one fetch must hold at least one
+// maximal record: message.max.bytes is 1 MB by default); each queue is capped
+// at 1 GiB.
+queue_limits queue_limits_for(std::size_t bytes);
+
+// The librdkafka properties for `limits`, for a consumer or a producer.
+std::vector<std::pair<std::string, std::string>> memory_properties(const queue_limits& limits,
+                                                                   bool consumer);
+
 // Settings every client of a worker shares.
 struct client_settings {
   std::string bootstrap_servers = "localhost:9092";
@@ -22,6 +49,10 @@ struct client_settings {
   std::vector<std::pair<std::string, std::string>> properties;
   // Consumers only: static group membership (group.instance.id).
   std::optional<std::string> group_instance_id;
+  // Producers only: makes the producer transactional (exactly_once).
+  std::optional<std::string> transactional_id;
+  // Local queue bounds; `properties` override them.
+  queue_limits queues;
 };
 
 struct topic_partition {
@@ -35,8 +66,10 @@ struct partition_offset {
   std::int64_t offset = 0;  // the next offset to read
 };
 
-// Offset sentinel: start from the group's committed offset, else the earliest.
+// Offset sentinels: start from the group's committed offset (else the
+// earliest), or from the partition's first record.
 inline constexpr std::int64_t use_committed = -1001;
+inline constexpr std::int64_t from_beginning = -2;
 
 // A consumed message; its view is valid while the message lives.
 class message {
@@ -69,6 +102,9 @@ class consumer {
   // Returns nullptr on timeout or end of partition; transient client errors
   // are logged and retried by the library.
   virtual core::result<std::unique_ptr<message>> poll(std::chrono::milliseconds timeout) = 0;
+  // The group's committed offsets of `tps` (use_committed where none).
+  virtual core::result<std::vector<partition_offset>> committed(
+      const std::vector<topic_partition>& tps) = 0;
   // Commits `offsets` to the group without waiting for the answer (a
   // failure is logged): the local checkpoint is what a restart trusts, and a
   // commit during a rebalance must not hold the worker up.
@@ -95,6 +131,17 @@ class producer {
   virtual core::status flush(std::optional<std::chrono::milliseconds> limit = std::nullopt) = 0;
   // Serves delivery reports without blocking.
   virtual void poll() = 0;
+
+  // Transactions (only with client_settings::transactional_id; the producer
+  // is initialised for them by make_producer). begin_transaction opens one
+  // if none is open.
+  virtual core::status begin_transaction() = 0;
+  virtual bool in_transaction() const noexcept = 0;
+  // Adds the consumer's `offsets` to the open transaction and commits it
+  // (KIP-447), opening one first if needed. Any failure aborts what can be
+  // aborted and is returned: the caller restarts from its last checkpoint.
+  virtual core::status commit_transaction(const std::vector<partition_offset>& offsets,
+                                          consumer& c) = 0;
 };
 
 core::result<std::unique_ptr<producer>> make_producer(const client_settings& s);

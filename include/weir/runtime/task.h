@@ -75,6 +75,12 @@ class task {
   // Adds the state changed since the last checkpoint and the progress.
   void checkpoint(state::write_batch& batch);
 
+  // exactly_once recovery: records before `offset` were already processed in
+  // a committed transaction; they are processed again to rebuild the state,
+  // and what they write is dropped.
+  void replay_until(std::int64_t offset) noexcept { replay_until_ = offset; }
+  bool replaying(std::int64_t offset) const noexcept { return offset < replay_until_; }
+
   std::int32_t partition() const noexcept { return partition_; }
   // Next offset to read; -1 until a record was read or progress restored.
   std::int64_t next_offset() const noexcept { return next_offset_; }
@@ -107,6 +113,7 @@ class task {
   std::vector<std::unique_ptr<ops::step_instance>> steps_;
   std::vector<std::unique_ptr<link>> links_;  // links_[i] feeds step i; the last feeds the sink
   std::int64_t next_offset_ = -1;
+  std::int64_t replay_until_ = -1;
   const core::record_view* current_ = nullptr;  // the record being processed
 };
 

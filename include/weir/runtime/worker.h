@@ -48,6 +48,7 @@ class worker {
   // Flushes outputs, writes every task's checkpoint in one batch, commits offsets.
   core::status checkpoint(std::optional<std::chrono::milliseconds> flush_limit = std::nullopt);
   void on_statistics(const std::string& json);
+  bool exactly_once() const noexcept;
   void update_watermark_lag();
 
   const topology& topology_;

@@ -135,8 +135,8 @@ TEST_CASE("idle_timeout defaults to 30s and can be turned off") {
 TEST_CASE("features of later releases are rejected with a clear reason") {
   auto p = problems(
       "pipeline: x\nsource: {topic: a, watermark: {idle_timeout: 0s}}\nsink: {topic: o}\n"
-      "processing: {guarantee: exactly_once}\n");
+      "processing: {guarantee: exactly_twice}\n");
   REQUIRE(p.size() == 2);
   CHECK(p[0] == "p.yaml:2:46: watermark.idle_timeout must be positive, or off");
-  CHECK(p[1] == "p.yaml:4:25: processing.guarantee exactly_once is not supported yet; use at_least_once");
+  CHECK(p[1] == "p.yaml:4:25: processing.guarantee must be at_least_once or exactly_once, found 'exactly_twice'");
 }
