@@ -2,9 +2,14 @@
 #include <mutex>
 #include <unordered_map>
 
+#include <algorithm>
+
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
 
 #include "state/codec.h"
 #include "weir/state/database.h"
@@ -64,7 +69,8 @@ class rocksdb_database final : public database {
     if (db_) db_->Close();
   }
 
-  static core::result<std::unique_ptr<database>> open(const std::string& dir) {
+  static core::result<std::unique_ptr<database>> open(const std::string& dir,
+                                                      const rocksdb_options& limits) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) return core::error{core::errc::state, "cannot create state dir " + dir + ": " + ec.message()};
@@ -72,6 +78,12 @@ class rocksdb_database final : public database {
     options.create_if_missing = true;
     options.create_missing_column_families = true;
     options.max_background_jobs = 2;
+    auto self = std::unique_ptr<rocksdb_database>(new rocksdb_database());
+    self->cache_ = rocksdb::NewLRUCache(limits.block_cache_bytes);
+    self->write_buffers_ = std::make_shared<rocksdb::WriteBufferManager>(
+        std::min(limits.write_buffer_bytes, limits.block_cache_bytes), self->cache_);
+    options.write_buffer_manager = self->write_buffers_;
+    self->write_buffer_size_ = write_buffer_size_for(limits.write_buffer_bytes);
     std::vector<std::string> names;
     auto listed = rocksdb::DB::ListColumnFamilies(options, dir, &names);
     if (!listed.ok()) names = {rocksdb::kDefaultColumnFamilyName};
@@ -79,8 +91,7 @@ class rocksdb_database final : public database {
       names.push_back(progress_family);
     }
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    for (const auto& n : names) descriptors.emplace_back(n, family_options());
-    auto self = std::unique_ptr<rocksdb_database>(new rocksdb_database());
+    for (const auto& n : names) descriptors.emplace_back(n, self->family_options());
     rocksdb::DB* db = nullptr;
     auto s = rocksdb::DB::Open(options, dir, descriptors, &self->handles_, &db);
     if (!s.ok()) return state_error("opening state dir " + dir, s);
@@ -151,11 +162,32 @@ class rocksdb_database final : public database {
     return {};
   }
 
+  memory_usage memory() const override {
+    memory_usage m;
+    m.block_cache_bytes = cache_->GetUsage();
+    std::uint64_t memtables = 0;
+    if (db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kSizeAllMemTables, &memtables)) {
+      m.memtable_bytes = memtables;
+    }
+    return m;
+  }
+
  private:
   rocksdb_database() = default;
-  static rocksdb::ColumnFamilyOptions family_options() {
+  // Every family reads through the shared cache, with its index and filter
+  // blocks charged to it too (L0's pinned: they are read on every lookup), so
+  // the number of stores does not multiply memory.
+  rocksdb::ColumnFamilyOptions family_options() const {
     rocksdb::ColumnFamilyOptions o;
     o.OptimizeLevelStyleCompaction(32 << 20);
+    o.write_buffer_size = write_buffer_size_;
+    o.max_write_buffer_number = 2;
+    o.min_write_buffer_number_to_merge = 1;
+    rocksdb::BlockBasedTableOptions t;
+    t.block_cache = cache_;
+    t.cache_index_and_filter_blocks = true;
+    t.pin_l0_filter_and_index_blocks_in_cache = true;
+    o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
     return o;
   }
   static rocksdb::ColumnFamilyHandle* family_of(const store& s) {
@@ -163,6 +195,10 @@ class rocksdb_database final : public database {
   }
 
   std::mutex mu_;  // guards stores_ and handles_ during open_store
+  // Declared before db_ so that they outlive it.
+  std::shared_ptr<rocksdb::Cache> cache_;
+  std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;
+  std::size_t write_buffer_size_ = 0;  // per family
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* progress_ = nullptr;
@@ -171,8 +207,16 @@ class rocksdb_database final : public database {
 
 }  // namespace
 
-core::result<std::unique_ptr<database>> open_rocksdb(const std::string& dir) {
-  return rocksdb_database::open(dir);
+std::size_t write_buffer_size_for(std::size_t write_buffer_bytes) {
+  // A quarter of the budget: with two memtables per family at least two
+  // families can fill theirs at once; the write-buffer manager flushes
+  // before the sum of all families exceeds the budget.
+  return std::clamp(write_buffer_bytes / 4, std::size_t{1} << 20, std::size_t{16} << 20);
+}
+
+core::result<std::unique_ptr<database>> open_rocksdb(const std::string& dir,
+                                                     const rocksdb_options& options) {
+  return rocksdb_database::open(dir, options);
 }
 
 }  // namespace weir::state

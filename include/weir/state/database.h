@@ -78,10 +78,41 @@ class database {
   // Removes every key with `prefix` from `s` and the partition's progress
   // (a partition whose state must start afresh).
   virtual core::status drop_partition(const store& s, std::string_view prefix) = 0;
+
+  // Bytes the storage engine holds in memory now, for the process's gauges.
+  struct memory_usage {
+    // The shared block cache, including the memtable reservations charged
+    // to it.
+    std::uint64_t block_cache_bytes = 0;
+    // Every store's memtables (active and immutable, not yet flushed).
+    std::uint64_t memtable_bytes = 0;
+  };
+  // Callable from any thread; an in-memory database reports zeros.
+  virtual memory_usage memory() const { return {}; }
 };
 
-// RocksDB under `dir`: one column family per store, WAL on.
-core::result<std::unique_ptr<database>> open_rocksdb(const std::string& dir);
+// Memory bounds of the RocksDB database: one LRU block cache shared by every
+// store (data, index and filter blocks), and one write-buffer manager, charged
+// to that cache, bounding the memtables of every store together.
+struct rocksdb_options {
+  // Capacity of the shared block cache. Memtables are charged to it, so this
+  // is the bound of the engine's cache and memtables together (RocksDB may
+  // overshoot it briefly: the limit is not strict).
+  std::size_t block_cache_bytes = std::size_t{128} << 20;
+  // Bytes all memtables together may hold before the largest is flushed;
+  // at most block_cache_bytes.
+  std::size_t write_buffer_bytes = std::size_t{64} << 20;
+};
+
+// The per-store memtable size for a write-buffer budget: small enough that
+// many stores fit in the budget, large enough to keep flushes efficient
+// (between 1 MiB and 16 MiB).
+std::size_t write_buffer_size_for(std::size_t write_buffer_bytes);
+
+// RocksDB under `dir`: one column family per store, WAL on, memory bounded
+// by `options`.
+core::result<std::unique_ptr<database>> open_rocksdb(const std::string& dir,
+                                                     const rocksdb_options& options = {});
 // In memory, for `weir test` and unit tests.
 std::unique_ptr<database> open_memory();
 

@@ -1,0 +1,69 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+#include "weir/kafka/client.h"
+
+using namespace weir::kafka;
+
+namespace {
+constexpr std::size_t mib = std::size_t{1} << 20;
+
+std::string property(const std::vector<std::pair<std::string, std::string>>& props,
+                     const std::string& key) {
+  auto it = std::find_if(props.begin(), props.end(), [&](const auto& p) { return p.first == key; });
+  return it == props.end() ? std::string{} : it->second;
+}
+}  // namespace
+
+TEST_CASE("queue limits split a worker's share between consumer and producer") {
+  auto q = queue_limits_for(64 * mib);
+  CHECK(q.consumer_queue_bytes == 32 * mib);
+  CHECK(q.producer_queue_bytes == 32 * mib);
+  CHECK(q.fetch_bytes == 8 * mib);
+  CHECK(q.partition_fetch_bytes == 1 * mib);
+}
+
+TEST_CASE("queue limits keep floors for tiny shares and cap a fetch for large ones") {
+  auto tiny = queue_limits_for(1 * mib);
+  CHECK(tiny.consumer_queue_bytes == 2 * mib);
+  CHECK(tiny.producer_queue_bytes == 2 * mib);
+  CHECK(tiny.fetch_bytes == 1 * mib);  // one maximal record (message.max.bytes) fits
+  auto huge = queue_limits_for(4096 * mib);
+  CHECK(huge.fetch_bytes == 50 * mib);
+  CHECK(huge.consumer_queue_bytes == 1024 * mib);
+  CHECK(huge.producer_queue_bytes == 1024 * mib);
+}
+
+TEST_CASE("queue limits become librdkafka properties in kilobytes or bytes") {
+  auto q = queue_limits_for(64 * mib);
+  auto c = memory_properties(q, true);
+  CHECK(property(c, "queued.max.messages.kbytes") == "32768");
+  CHECK(property(c, "fetch.max.bytes") == std::to_string(8 * mib));
+  CHECK(property(c, "max.partition.fetch.bytes") == std::to_string(1 * mib));
+  CHECK(property(c, "queue.buffering.max.kbytes").empty());
+  auto p = memory_properties(q, false);
+  CHECK(property(p, "queue.buffering.max.kbytes") == "32768");
+  CHECK(property(p, "fetch.max.bytes").empty());
+}
+
+TEST_CASE("the client library accepts the derived limits, and passthrough properties too") {
+  for (std::size_t share : {std::size_t{0}, 1 * mib, 64 * mib, 4096 * mib}) {
+    client_settings s;
+    s.bootstrap_servers = "127.0.0.1:1";  // never contacted
+    s.queues = queue_limits_for(share);
+    auto c = make_consumer(s, "g", rebalance_listener{});
+    INFO("share " << share << ": " << (c.ok() ? "" : c.err().message));
+    CHECK(c.ok());
+    auto p = make_producer(s);
+    CHECK(p.ok());
+  }
+  client_settings s;
+  s.bootstrap_servers = "127.0.0.1:1";
+  s.queues = queue_limits_for(1 * mib);
+  // Passthrough properties are set after the limits (an invalid one fails).
+  s.properties = {{"queue.buffering.max.kbytes", "0"}};
+  CHECK_FALSE(make_producer(s).ok());
+  s.properties = {{"queue.buffering.max.kbytes", "1048576"}};
+  CHECK(make_producer(s).ok());
+}
