@@ -21,11 +21,24 @@
 #   logs [-f]                     print the broker log's last lines (or follow it)
 #   fetch                         only download the jars
 #   bootstrap                     print the bootstrap address, 127.0.0.1:PORT
+#   sasl-bootstrap                print the SASL_PLAINTEXT bootstrap address,
+#                                 127.0.0.1:SASL_PORT (needs WEIR_KAFKA_SASL=1)
 #
 # Environment:
 #   WEIR_KAFKA_PORT             client (PLAINTEXT) port, default 9092
 #   WEIR_KAFKA_CONTROLLER_PORT  KRaft controller port, default WEIR_KAFKA_PORT+1
-#                               (so instances need client ports at least 2 apart)
+#                               (so instances need client ports at least 2 apart,
+#                               3 apart with WEIR_KAFKA_SASL=1)
+#   WEIR_KAFKA_SASL             1: the broker also listens for SASL_PLAINTEXT
+#                               clients (SCRAM-SHA-256 and SCRAM-SHA-512), with
+#                               one user created when the storage is formatted;
+#                               the PLAINTEXT listener stays. Default 0
+#   WEIR_KAFKA_SASL_PORT        SASL_PLAINTEXT port, default WEIR_KAFKA_PORT+2
+#   WEIR_KAFKA_SASL_USER        SCRAM user, default weir
+#   WEIR_KAFKA_SASL_PASSWORD    its password (both mechanisms), default
+#                               weir-secret. Users are written only when the
+#                               storage is first formatted: to change them,
+#                               stop the broker and delete WEIR_KAFKA_DIR/data
 #   WEIR_CACHE_DIR              cache root, default ~/.cache/weir; the jars go to
 #                               $WEIR_CACHE_DIR/kafka-3.9.1/libs
 #   WEIR_KAFKA_DIR              instance directory (server.properties, data/,
@@ -56,18 +69,38 @@ CONTROLLER_PORT=${WEIR_KAFKA_CONTROLLER_PORT:-$((PORT + 1))}
 [[ $CONTROLLER_PORT =~ ^[0-9]+$ ]] ||
   weir_die "WEIR_KAFKA_CONTROLLER_PORT is not a port number: $CONTROLLER_PORT"
 [[ $CONTROLLER_PORT != "$PORT" ]] || weir_die "client and controller ports are both $PORT"
+SASL=${WEIR_KAFKA_SASL:-0}
+[[ $SASL == 0 || $SASL == 1 ]] || weir_die "WEIR_KAFKA_SASL must be 0 or 1, not: $SASL"
+SASL_PORT=${WEIR_KAFKA_SASL_PORT:-$((PORT + 2))}
+[[ $SASL_PORT =~ ^[0-9]+$ ]] || weir_die "WEIR_KAFKA_SASL_PORT is not a port number: $SASL_PORT"
+SASL_USER=${WEIR_KAFKA_SASL_USER:-weir}
+SASL_PASSWORD=${WEIR_KAFKA_SASL_PASSWORD:-weir-secret}
+if [[ $SASL == 1 ]]; then
+  [[ $SASL_PORT != "$PORT" && $SASL_PORT != "$CONTROLLER_PORT" ]] ||
+    weir_die "the SASL port $SASL_PORT is also the client or controller port (set WEIR_KAFKA_SASL_PORT)"
+  # Both go unquoted into a SCRAM credential spec and a properties file.
+  [[ $SASL_USER =~ ^[A-Za-z0-9._-]+$ ]] ||
+    weir_die "WEIR_KAFKA_SASL_USER may contain only letters, digits, '.', '_' and '-'"
+  [[ $SASL_PASSWORD =~ ^[A-Za-z0-9._~@%+:/!^*-]+$ ]] ||
+    weir_die "WEIR_KAFKA_SASL_PASSWORD must be non-empty and contain only letters, digits and ._~@%+:/!^*-"
+fi
 CACHE_DIR=$(weir_cache_dir)
 KAFKA_HOME=$CACHE_DIR/kafka-$KAFKA_VERSION
 LIBS=$KAFKA_HOME/libs
 INSTANCE_DIR=${WEIR_KAFKA_DIR:-$CACHE_DIR/kafka-run-$PORT}
 START_TIMEOUT=${WEIR_KAFKA_START_TIMEOUT:-90}
 BOOTSTRAP=127.0.0.1:$PORT
+SASL_BOOTSTRAP=127.0.0.1:$SASL_PORT
 
 PROPS=$INSTANCE_DIR/server.properties
 DATA_DIR=$INSTANCE_DIR/data
 LOG_FILE=$INSTANCE_DIR/server.log
 PID_FILE=$INSTANCE_DIR/kafka.pid
 CLUSTER_ID_FILE=$INSTANCE_DIR/cluster-id
+# SCRAM user and a digest of the password the storage was formatted with.
+SCRAM_FILE=$INSTANCE_DIR/scram-credentials
+# librdkafka client config for the SASL listener (kcat -F, readiness check).
+SASL_CLIENT_CONF=$INSTANCE_DIR/sasl-client.properties
 
 if [[ -n ${JAVA_HOME:-} ]]; then
   JAVA=$JAVA_HOME/bin/java
@@ -182,7 +215,12 @@ answering() {
     return 0 # no client to ask: an open port will have to do
   fi
   "$KCAT" -b "$BOOTSTRAP" -L -t __weir_none -m 3 2>/dev/null |
-    grep -qF "broker 1 at $BOOTSTRAP"
+    grep -qF "broker 1 at $BOOTSTRAP" || return 1
+  [[ $SASL == 1 ]] || return 0
+  # The SASL listener answers too, and the SCRAM user can log in.
+  weir_port_open "$SASL_PORT" || return 1
+  "$KCAT" -F "$SASL_CLIENT_CONF" -b "$SASL_BOOTSTRAP" -L -t __weir_none -m 3 2>/dev/null |
+    grep -qF "broker 1 at $SASL_BOOTSTRAP"
 }
 
 # Kafka version of the jars a running broker has on its classpath.
@@ -254,6 +292,32 @@ group.min.session.timeout.ms=1000
 broker.session.timeout.ms=3000
 broker.heartbeat.interval.ms=500
 EOF
+  if [[ $SASL == 1 ]]; then
+    # A third listener for SASL/SCRAM clients; the broker itself and the
+    # controller keep talking PLAINTEXT. The credentials live in the cluster
+    # metadata (see format_storage), so the JAAS config names no user.
+    cat >>"$PROPS" <<EOF
+# WEIR_KAFKA_SASL=1: a SASL_PLAINTEXT listener with SCRAM
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+EOF
+    (
+      umask 077
+      cat >"$SASL_CLIENT_CONF" <<EOF
+# Generated by scripts/kafka.sh: librdkafka settings for $SASL_BOOTSTRAP
+# (kcat -F $SASL_CLIENT_CONF -b $SASL_BOOTSTRAP ...).
+security.protocol=SASL_PLAINTEXT
+sasl.mechanisms=SCRAM-SHA-256
+sasl.username=$SASL_USER
+sasl.password=$SASL_PASSWORD
+EOF
+    )
+  fi
   if [[ -n ${WEIR_KAFKA_PROPERTIES:-} ]]; then
     local prop
     echo "# From WEIR_KAFKA_PROPERTIES" >>"$PROPS"
@@ -275,17 +339,41 @@ new_cluster_id() {
   echo "$id"
 }
 
+# "USER SHA256-OF-PASSWORD": the SCRAM credentials formatting adds.
+scram_fingerprint() {
+  printf '%s %s\n' "$SASL_USER" "$(printf '%s' "$SASL_PASSWORD" | sha256sum | cut -d' ' -f1)"
+}
+
 format_storage() {
   # A formatted log dir holds meta.properties; formatting again would be a
   # no-op (--ignore-formatted) that costs a JVM start.
-  [[ -f $DATA_DIR/meta.properties ]] && return 0
+  if [[ -f $DATA_DIR/meta.properties ]]; then
+    # SCRAM users are only added at format time (the broker's jar has no
+    # admin tool for them, nor does the Python client used for topics): a data
+    # dir formatted without them, or with other ones, must be formatted again.
+    if [[ $SASL == 1 && "$(cat "$SCRAM_FILE" 2>/dev/null)" != "$(scram_fingerprint)" ]]; then
+      weir_die "$DATA_DIR was formatted without SCRAM credentials for $SASL_USER or with another password; delete it (its topics go too) and start again"
+    fi
+    return 0
+  fi
   [[ -s $CLUSTER_ID_FILE ]] || new_cluster_id >"$CLUSTER_ID_FILE"
   mkdir -p "$DATA_DIR"
+  local scram=() mechanism
+  if [[ $SASL == 1 ]]; then
+    for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+      scram+=(--add-scram "$mechanism=[name=$SASL_USER,password=$SASL_PASSWORD]")
+    done
+  fi
   if ! "$JAVA" -Xmx256m -cp "$LIBS/*" kafka.tools.StorageTool format \
-    -t "$(<"$CLUSTER_ID_FILE")" -c "$PROPS" --ignore-formatted \
+    -t "$(<"$CLUSTER_ID_FILE")" -c "$PROPS" --ignore-formatted "${scram[@]}" \
     >"$INSTANCE_DIR/format.log" 2>&1 9>&-; then
     cat "$INSTANCE_DIR/format.log" >&2
     weir_die "formatting $DATA_DIR failed"
+  fi
+  if [[ $SASL == 1 ]]; then
+    scram_fingerprint >"$SCRAM_FILE"
+  else
+    rm -f "$SCRAM_FILE"
   fi
 }
 
@@ -299,9 +387,11 @@ cmd_start() {
   fi
   rm -f "$PID_FILE"
   local port
-  for port in "$PORT" "$CONTROLLER_PORT"; do
+  local ports=("$PORT" "$CONTROLLER_PORT")
+  [[ $SASL == 1 ]] && ports+=("$SASL_PORT")
+  for port in "${ports[@]}"; do
     ! weir_port_open "$port" ||
-      weir_die "port $port is in use by another process (set WEIR_KAFKA_PORT / WEIR_KAFKA_CONTROLLER_PORT)"
+      weir_die "port $port is in use by another process (set WEIR_KAFKA_PORT / WEIR_KAFKA_CONTROLLER_PORT / WEIR_KAFKA_SASL_PORT)"
   done
   command -v "$JAVA" >/dev/null 2>&1 || weir_die "java not found (run scripts/install-deps.sh)"
   fetch_jars
@@ -338,7 +428,9 @@ cmd_start() {
     cmd_stop_locked >/dev/null || true
     exit 1
   fi
-  echo "kafka.sh: started Kafka $(broker_version "$pid") (pid $pid) on $BOOTSTRAP in $((SECONDS - started)) s, dir $INSTANCE_DIR"
+  local where=$BOOTSTRAP
+  [[ $SASL == 1 ]] && where+=" and SASL_PLAINTEXT/SCRAM $SASL_BOOTSTRAP (user $SASL_USER)"
+  echo "kafka.sh: started Kafka $(broker_version "$pid") (pid $pid) on $where in $((SECONDS - started)) s, dir $INSTANCE_DIR"
 }
 
 # Sends SIG to PIDS, then waits up to TIMEOUT seconds for them to exit.
@@ -546,6 +638,10 @@ main() {
   logs) cmd_logs "$@" ;;
   fetch) fetch_jars ;;
   bootstrap) echo "$BOOTSTRAP" ;;
+  sasl-bootstrap)
+    [[ $SASL == 1 ]] || weir_die "the SASL listener is off (set WEIR_KAFKA_SASL=1)"
+    echo "$SASL_BOOTSTRAP"
+    ;;
   -h | --help | help) usage ;;
   *) usage ;;
   esac

@@ -30,7 +30,12 @@ cleanup() {
   rm -rf "$run_dir"
 }
 trap cleanup EXIT
+# With a SASL_PLAINTEXT/SCRAM listener too, for tests/integration/test_sasl.py;
+# exported, so that tests restarting the broker keep it.
+export WEIR_KAFKA_SASL=1
 scripts/kafka.sh start
 export WEIR_TEST_BOOTSTRAP=127.0.0.1:$WEIR_KAFKA_PORT
+export WEIR_TEST_SASL_BOOTSTRAP
+WEIR_TEST_SASL_BOOTSTRAP=$(scripts/kafka.sh sasl-bootstrap)
 export WEIR_BIN=$root/build/weir
 /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/integration

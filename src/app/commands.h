@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,9 @@ struct worker_options {
   std::string metrics_listen = "127.0.0.1:9464";
   int threads = 1;
   std::string instance_id;
+  // The process's memory budget in bytes (--memory-limit); 0: none, fixed
+  // bounded defaults. See memory_split in run.cc.
+  std::uint64_t memory_limit = 0;
 };
 
 int validate(const std::vector<std::string>& files);

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/commands.h"
+#include "app/kafka_properties.h"
 #include "weir/core/log.h"
 
 #ifndef WEIR_VERSION
@@ -38,8 +39,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run->add_option("--instance-id", opts.instance_id, "Stable id of this deployment slot")
       ->envname("WEIR_INSTANCE_ID");
+  run->add_option("--memory-limit", opts.memory_limit,
+                  "Memory budget of the process, split between RocksDB, the Kafka clients and "
+                  "window state (512Mi, 2Gi, 1G, 800M or bytes; unset: fixed defaults)")
+      ->envname("WEIR_MEMORY_LIMIT")
+      ->transform(CLI::AsSizeValue(true));
   run->add_option("--kafka-property", kafka_properties,
-                  "librdkafka property KEY=VALUE (repeatable): SASL, SSL, tuning")
+                  "librdkafka property KEY=VALUE (repeatable): SASL, SSL, tuning; VALUE may be "
+                  "env:NAME or file:PATH to keep secrets off the command line")
       ->envname("WEIR_KAFKA_PROPERTIES")
       ->delimiter(',');
   for (auto* sub : {run}) {
@@ -76,14 +83,13 @@ int main(int argc, char** argv) {
   weir::core::log::parse_level(app.got_subcommand("test") ? test_log_level : log_level, lvl);
   weir::core::log::configure(lvl, log_format == "json" ? weir::core::log::format::json
                                                         : weir::core::log::format::text);
-  for (const auto& kv : kafka_properties) {
-    auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      std::fprintf(stderr, "--kafka-property needs KEY=VALUE, got '%s'\n", kv.c_str());
-      return 2;
-    }
-    opts.kafka.properties.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  // Values may be env:NAME or file:PATH; never print one, it may be a secret.
+  auto resolved = weir::app::resolve_kafka_properties(kafka_properties);
+  if (!resolved) {
+    std::fprintf(stderr, "%s\n", resolved.err().message.c_str());
+    return 2;
   }
+  opts.kafka.properties = std::move(*resolved);
 
   if (app.got_subcommand("version")) {
     std::printf("weir %s\n", WEIR_VERSION);

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -24,6 +25,29 @@ namespace {
 core::result<int> topic_partitions(const kafka::client_settings& k, const std::string& topic) {
   return kafka::partition_count(k, topic, std::chrono::seconds(30));
 }
+
+// How a --memory-limit is shared out (docs/operations.md, "Memory"): a
+// quarter to RocksDB's shared block cache, which the memtables (at most half
+// of it) are charged to; a quarter to the Kafka clients, evenly over the
+// workers; the other half is left for window state, records in flight and
+// the allocator, none of which is bounded yet.
+struct memory_split {
+  state::rocksdb_options rocksdb;
+  kafka::queue_limits queues;
+};
+
+constexpr std::uint64_t smallest_memory_limit = std::uint64_t{64} << 20;
+
+memory_split split_memory(std::uint64_t limit, std::size_t workers) {
+  memory_split m;
+  if (limit == 0) return m;  // the defaults of each part
+  m.rocksdb.block_cache_bytes = limit / 4;
+  m.rocksdb.write_buffer_bytes = limit / 8;
+  m.queues = kafka::queue_limits_for(limit / 4 / std::max<std::size_t>(workers, 1));
+  return m;
+}
+
+std::string mib(std::uint64_t bytes) { return std::to_string(bytes >> 20) + "Mi"; }
 
 }  // namespace
 
@@ -78,11 +102,37 @@ int run(const std::vector<std::string>& files, const worker_options& options) {
   }
   if (bad) return 1;
 
-  auto db = state::open_rocksdb(options.state_dir);
-  if (!db) {
-    core::log::error("cannot open state", {{"error", db.err().message}});
+  if (options.memory_limit != 0 && options.memory_limit < smallest_memory_limit) {
+    core::log::error("--memory-limit is too small", {{"limit", std::to_string(options.memory_limit)},
+                                                     {"minimum", mib(smallest_memory_limit)}});
     return 1;
   }
+  const auto memory = split_memory(options.memory_limit,
+                                   topologies.size() * static_cast<std::size_t>(options.threads));
+  kafka::client_settings kafka_settings = options.kafka;
+  kafka_settings.queues = memory.queues;
+  core::log::info("memory budget",
+                  {{"limit", options.memory_limit ? mib(options.memory_limit) : "none"},
+                   {"state_block_cache", mib(memory.rocksdb.block_cache_bytes)},
+                   {"state_memtables", mib(memory.rocksdb.write_buffer_bytes)},
+                   {"consumer_queue_per_worker", mib(memory.queues.consumer_queue_bytes)},
+                   {"producer_queue_per_worker", mib(memory.queues.producer_queue_bytes)}});
+
+  auto opened = state::open_rocksdb(options.state_dir, memory.rocksdb);
+  if (!opened) {
+    core::log::error("cannot open state", {{"error", opened.err().message}});
+    return 1;
+  }
+  // Shared with the scrape-time gauges below, which may outlive run's locals.
+  std::shared_ptr<state::database> db = std::move(*opened);
+  registry.add_gauge("weir_memory_limit_bytes", "The process's memory budget (--memory-limit); 0 if none")
+      .set(static_cast<double>(options.memory_limit));
+  registry.add_callback_gauge("weir_state_block_cache_usage_bytes",
+                              "Bytes in RocksDB's shared block cache, memtable reservations included",
+                              {}, [db] { return static_cast<double>(db->memory().block_cache_bytes); });
+  registry.add_callback_gauge("weir_state_memtable_bytes",
+                              "Bytes in RocksDB's memtables (all stores, not yet flushed)", {},
+                              [db] { return static_cast<double>(db->memory().memtable_bytes); });
 
   std::atomic<bool> stop{false};
   std::vector<std::unique_ptr<runtime::worker>> workers;
@@ -92,7 +142,7 @@ int run(const std::vector<std::string>& files, const worker_options& options) {
                          "-" + std::to_string(i);
       std::optional<std::string> member;
       if (!options.instance_id.empty()) member = options.instance_id + "-" + std::to_string(i);
-      workers.push_back(std::make_unique<runtime::worker>(*t, options.kafka, **db, name, member));
+      workers.push_back(std::make_unique<runtime::worker>(*t, kafka_settings, *db, name, member));
     }
   }
 
@@ -104,6 +154,7 @@ int run(const std::vector<std::string>& files, const worker_options& options) {
         case runtime::worker::phase::failed: return "failed: " + w->failure();
         case runtime::worker::phase::running: break;
       }
+      if (int n = w->restoring(); n > 0) return "restoring " + std::to_string(n) + " partition(s)";
     }
     return {};
   };

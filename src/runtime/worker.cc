@@ -51,6 +51,11 @@ worker::worker(const topology& t, const kafka::client_settings& kafka, state::da
                                  "Partition assignment changes (assigned, revoked or lost).", p);
   auto w = p;
   w.emplace_back("worker", name_);
+  replayed_ = &reg.add_counter(
+      "weir_restore_records_total",
+      "Input records replayed to rebuild state whose outputs were already committed.", p);
+  restoring_gauge_ = &reg.add_gauge("weir_restoring_partitions",
+                                    "Partitions whose state is being rebuilt by replay.", p);
   watermark_lag_ = &reg.add_gauge(
       "weir_watermark_lag_seconds",
       "Wall clock minus the lowest watermark of the worker's partitions, in seconds.", w);
@@ -108,9 +113,14 @@ core::status worker::loop(const std::atomic<bool>& stop) {
     if (*m) {
       const auto& r = (*m)->view();
       if (auto it = tasks_.find(r.partition); it != tasks_.end()) {
-        sink_->set_replaying(it->second->replaying(r.offset));
+        const bool replaying = it->second->replaying(r.offset);
+        sink_->set_replaying(replaying);
         it->second->process(r);
         sink_->set_replaying(false);
+        if (replaying) {
+          replayed_->inc();
+          if (!it->second->replaying(r.offset + 1)) restore_done(r.partition);
+        }
       }
       // on_error: fail stops before the failed record is checkpointed, so a
       // restart reads it again.
@@ -204,6 +214,8 @@ std::vector<kafka::partition_offset> worker::on_assigned(
       if (group >= 0 && (!*start || **start < group)) {
         // From the local checkpoint, or with no local state from the start.
         t->replay_until(group);
+        restoring_.fetch_add(1, std::memory_order_relaxed);
+        restoring_gauge_->add(1);
         *start = start->value_or(kafka::from_beginning);
         core::log::info("replaying to rebuild state",
                         {{"worker", name_}, {"partition", std::to_string(tp.partition)},
@@ -228,11 +240,20 @@ void worker::on_revoked(const std::vector<kafka::topic_partition>& tps, bool los
   }
   rebalances_->inc();
   for (const auto& tp : tps) {
+    if (auto it = tasks_.find(tp.partition); it != tasks_.end() && it->second->replaying(it->second->next_offset())) {
+      restore_done(tp.partition);
+    }
     if (tasks_.erase(tp.partition)) assigned_->add(-1);
     if (auto it = consumer_lag_.find(tp.partition); it != consumer_lag_.end()) it->second->set(0);
     core::log::info(lost ? "partition lost" : "partition revoked",
                     {{"worker", name_}, {"topic", tp.topic}, {"partition", std::to_string(tp.partition)}});
   }
+}
+
+void worker::restore_done(std::int32_t partition) {
+  restoring_.fetch_sub(1, std::memory_order_relaxed);
+  restoring_gauge_->add(-1);
+  core::log::info("state rebuilt", {{"worker", name_}, {"partition", std::to_string(partition)}});
 }
 
 bool worker::exactly_once() const noexcept {

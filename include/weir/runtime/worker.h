@@ -36,6 +36,8 @@ class worker {
   void start(const std::atomic<bool>& stop);
   void join();
   phase current_phase() const noexcept { return phase_.load(); }
+  // Partitions whose state is being rebuilt by replay (exactly_once).
+  int restoring() const noexcept { return restoring_.load(std::memory_order_relaxed); }
   // Why the worker failed, once it has.
   const std::string& failure() const noexcept { return failure_; }
 
@@ -49,6 +51,7 @@ class worker {
   core::status checkpoint(std::optional<std::chrono::milliseconds> flush_limit = std::nullopt);
   void on_statistics(const std::string& json);
   bool exactly_once() const noexcept;
+  void restore_done(std::int32_t partition);
   void update_watermark_lag();
 
   const topology& topology_;
@@ -67,6 +70,9 @@ class worker {
   metrics::counter* rebalances_ = nullptr;
   metrics::gauge* watermark_lag_ = nullptr;
   std::map<std::int32_t, metrics::gauge*> consumer_lag_;  // by partition
+  metrics::counter* replayed_ = nullptr;
+  metrics::gauge* restoring_gauge_ = nullptr;
+  std::atomic<int> restoring_{0};
   std::atomic<phase> phase_{phase::starting};
   std::string failure_;
   std::thread thread_;
