@@ -52,6 +52,11 @@ core::result<std::unique_ptr<RdKafka::Conf>> make_conf(
   std::string err;
   auto set = [&](const std::string& k, const std::string& v) -> core::status {
     if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
+      // The library's message may quote the value, which can be a secret
+      // given to the wrong key: never repeat it.
+      for (auto at = err.find(v); !v.empty() && at != std::string::npos; at = err.find(v)) {
+        err.replace(at, v.size(), "<value>");
+      }
       return core::error{core::errc::invalid_config, "kafka property " + k + ": " + err};
     }
     return {};
