@@ -22,6 +22,18 @@ class value_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, val
   bool Int64(int64_t i) { return put(value{static_cast<double>(i)}); }
   bool Uint64(uint64_t u) { return put(value{static_cast<double>(u)}); }
   bool Double(double d) { return put(value{d}); }
+  // Numbers arrive as text (kParseNumbersAsStringsFlag) and are converted
+  // here, exactly and without the parser's own floating-point code.
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
+    double d = 0;
+    auto [end, ec] = std::from_chars(s, s + n, d);
+    if (ec != std::errc() || end != s + n || !std::isfinite(d)) {
+      bad_number_.assign(s, n);
+      return false;
+    }
+    return put(value{d});
+  }
+  const std::string& bad_number() const noexcept { return bad_number_; }
   bool String(const char* s, rapidjson::SizeType n, bool) {
     return put(value{std::string(s, n)});
   }
@@ -68,6 +80,7 @@ class value_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, val
   }
   std::vector<frame> stack_;
   value root_;
+  std::string bad_number_;
 };
 
 void write_string(std::string_view s, std::string& out) {
@@ -101,8 +114,11 @@ result<value> parse_json(std::string_view text) {
   rapidjson::MemoryStream ms(text.data(), text.size());
   rapidjson::Reader reader;
   value_builder builder;
-  auto ok = reader.Parse<rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseFullPrecisionFlag>(
+  auto ok = reader.Parse<rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseNumbersAsStringsFlag>(
       ms, builder);
+  if (ok.IsError() && !builder.bad_number().empty()) {
+    return error{errc::invalid_json, "number out of range: " + builder.bad_number().substr(0, 40)};
+  }
   if (ok.IsError()) {
     return error{errc::invalid_json, std::string(rapidjson::GetParseError_En(ok.Code())) +
                                          " at offset " + std::to_string(ok.Offset())};

@@ -21,16 +21,18 @@ class value {
   using object_type = std::vector<member>;
 
   value() = default;
-  value(std::nullptr_t) {}
-  value(bool b) : v_(b) {}
-  value(double d) : v_(d) {}
-  value(int i) : v_(static_cast<double>(i)) {}
-  value(std::int64_t i) : v_(static_cast<double>(i)) {}
-  value(std::string s) : v_(std::move(s)) {}
-  value(std::string_view s) : v_(std::string(s)) {}
-  value(const char* s) : v_(std::string(s)) {}
-  value(array_type a) : v_(std::move(a)) {}
-  value(object_type o) : v_(std::move(o)) {}
+  // Defined below, once `member` is complete (clang instantiates the
+  // variant's members where these bodies are, GCC at the end of the file).
+  value(std::nullptr_t);
+  value(bool b);
+  value(double d);
+  value(int i);
+  value(std::int64_t i);
+  value(std::string s);
+  value(std::string_view s);
+  value(const char* s);
+  value(array_type a);
+  value(object_type o);
 
   kind type() const noexcept { return static_cast<kind>(v_.index()); }
   bool is_null() const noexcept { return type() == kind::null; }
@@ -66,6 +68,17 @@ struct value::member {
   value val;
   friend bool operator==(const member&, const member&) = default;
 };
+
+inline value::value(std::nullptr_t) {}
+inline value::value(bool b) : v_(b) {}
+inline value::value(double d) : v_(d) {}
+inline value::value(int i) : v_(static_cast<double>(i)) {}
+inline value::value(std::int64_t i) : v_(static_cast<double>(i)) {}
+inline value::value(std::string s) : v_(std::move(s)) {}
+inline value::value(std::string_view s) : v_(std::string(s)) {}
+inline value::value(const char* s) : v_(std::string(s)) {}
+inline value::value(array_type a) : v_(std::move(a)) {}
+inline value::value(object_type o) : v_(std::move(o)) {}
 
 const char* kind_name(value::kind k) noexcept;
 

@@ -34,3 +34,12 @@ TEST_CASE("json duplicate keys keep the last value") {
   REQUIRE(v.ok());
   CHECK(to_json(*v) == R"({"a":2})");
 }
+
+TEST_CASE("json numbers are exact and finite") {
+  CHECK(to_json(*parse_json("[0.1, 1e-7, 0e+300, -0, 9007199254740993]")) ==
+        "[0.1,1e-07,0,0,9007199254740992]");
+  auto big = parse_json("[1.7976931348625457e308]");
+  REQUIRE_FALSE(big.ok());
+  CHECK(big.err().message == "number out of range: 1.7976931348625457e308");
+  CHECK_FALSE(parse_json("1e309").ok());
+}
