@@ -19,6 +19,8 @@ packages=(
   libbenchmark-dev
   # lint
   clang-format clang-tidy
+  # fuzz targets (fuzz/, scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes
+  clang-14 libclang-rt-14-dev
   # local Kafka broker and its command-line client
   kafkacat openjdk-17-jdk-headless maven
   # integration tests
