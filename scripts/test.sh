@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs weir's whole test suite: installs what is missing, builds, runs the unit
-# and pipeline tests (ctest; again under ASan+UBSan), then starts a private local Kafka
+# and pipeline tests (ctest; again under ASan+UBSan), runs the fuzz targets
+# briefly, then starts a private local Kafka
 # broker and runs the integration tests against it (pytest), and stops the
 # broker whatever happens. The README's test command; .ci/run calls it.
 set -euo pipefail
@@ -17,6 +18,11 @@ if [[ ${WEIR_SKIP_SANITIZERS:-0} != 1 ]]; then
   echo "== unit and pipeline tests under AddressSanitizer and UndefinedBehaviorSanitizer"
   scripts/build.sh build-asan -DWEIR_SANITIZE=ON -DWEIR_BUILD_BENCH=OFF
   (cd build-asan && ctest --output-on-failure -j2)
+fi
+
+if [[ ${WEIR_SKIP_FUZZ:-0} != 1 ]]; then
+  echo "== fuzz targets (clang, libFuzzer), 10 s each on the committed corpora"
+  scripts/fuzz.sh 10
 fi
 
 echo "== integration tests against a local Kafka broker"
