@@ -220,6 +220,11 @@ class window_instance final : public step_instance {
   std::unordered_set<std::string> dirty_hop_groups_;
   std::map<std::string, std::vector<buffered_record>> records_;  // sliding: group JSON + time
   std::map<std::string, core::millis> closed_sessions_;   // session: group JSON + start -> last
+  // When each pane / buffered-record entry stops being usable: (expiry, key).
+  std::set<std::pair<core::millis, std::string>> expiry_;
+  core::millis pane_expiry(core::millis pane_start) const noexcept {
+    return core::floor_div(pane_start, s_.advance) * s_.advance + s_.size + s_.lateness;
+  }
 
   // Keys changed since the last checkpoint, by kind of entry.
   std::unordered_set<std::string> dirty_windows_, dirty_panes_, dirty_records_, dirty_sessions_;
@@ -375,6 +380,7 @@ core::status window_instance::process_time_window(const event& e,
   if (created) {
     pit->second.start = pane_start;
     pit->second.acc = fresh();
+    expiry_.emplace(pane_expiry(pane_start), pkey);
   }
   add_all(pit->second.acc, args_, t);
   dirty_panes_.insert(pkey);
@@ -414,7 +420,9 @@ core::status window_instance::process_sliding(const event& e, const core::value:
     return {};
   }
   const std::string rkey = entry_key(gj, t);
-  records_[rkey].push_back(buffered_record{t, args_});
+  auto [rit, rnew] = records_.try_emplace(rkey);
+  rit->second.push_back(buffered_record{t, args_});
+  if (rnew) expiry_.emplace(t + d + 1 + s_.lateness, rkey);
   dirty_records_.insert(rkey);
 
   auto in_group = [&](auto it) {
@@ -653,6 +661,7 @@ void window_instance::on_watermark(core::millis wm, emitter& out) {
     emit_result(w, true, out);
     if (s_.kind == window_kind::session) {
       closed_sessions_[key] = w.end;
+      expiry_.emplace(w.end + 2 * s_.gap + s_.lateness + 1, key);
       dirty_sessions_.insert(key);
     }
     erase_window(key);
@@ -665,35 +674,23 @@ void window_instance::on_watermark(core::millis wm, emitter& out) {
 void window_instance::drop_expired_content() {
   if (watermark_ == core::min_time) return;
   const core::millis wm = watermark_;
-  if (s_.kind == window_kind::hopping) {
-    // The last window containing pane p starts at floor(p / advance) * advance.
-    for (auto it = panes_.begin(); it != panes_.end();) {
-      core::millis last_start = core::floor_div(it->second.start, s_.advance) * s_.advance;
-      if (wm >= last_start + s_.size + s_.lateness) {
-        dirty_panes_.insert(it->first);
-        it = panes_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  } else if (s_.kind == window_kind::sliding) {
-    for (auto it = records_.begin(); it != records_.end();) {
-      if (wm >= key_time(it->first) + s_.size + 1 + s_.lateness) {
-        dirty_records_.insert(it->first);
-        it = records_.erase(it);
-      } else {
-        ++it;
-      }
+  if (s_.kind == window_kind::hopping || s_.kind == window_kind::sliding) {
+    while (!expiry_.empty() && expiry_.begin()->first <= wm) {
+      const std::string& key = expiry_.begin()->second;
+      if (s_.kind == window_kind::hopping) panes_.erase(key);
+      else records_.erase(key);
+      if (s_.kind == window_kind::hopping) dirty_panes_.insert(key);
+      else dirty_records_.insert(key);
+      expiry_.erase(expiry_.begin());
     }
   } else if (s_.kind == window_kind::session) {
-    for (auto it = closed_sessions_.begin(); it != closed_sessions_.end();) {
-      // Past this, a record within gap of it is late by its own session.
-      if (wm > it->second + 2 * s_.gap + s_.lateness) {
-        dirty_sessions_.insert(it->first);
-        it = closed_sessions_.erase(it);
-      } else {
-        ++it;
-      }
+    // Past last + 2 * gap + lateness, a record within gap of a closed
+    // session is late by its own session: its mark can go.
+    while (!expiry_.empty() && expiry_.begin()->first <= wm) {
+      const std::string& key = expiry_.begin()->second;
+      closed_sessions_.erase(key);
+      dirty_sessions_.insert(key);
+      expiry_.erase(expiry_.begin());
     }
   }
 }
@@ -837,6 +834,7 @@ core::status window_instance::restore() {
       case 'p': {
         pane_entry p;
         if (!get_i64(v, p.start) || !decode_accumulators(v, p.acc)) return ok = false;
+        expiry_.emplace(pane_expiry(p.start), key);
         panes_.emplace(std::move(key), std::move(p));
         return true;
       }
@@ -853,6 +851,7 @@ core::status window_instance::restore() {
           r.args = std::move(parsed->as_array());
           list.push_back(std::move(r));
         }
+        expiry_.emplace(key_time(key) + s_.size + 1 + s_.lateness, key);
         records_.emplace(std::move(key), std::move(list));
         return true;
       }
@@ -869,6 +868,7 @@ core::status window_instance::restore() {
       case 'c': {
         core::millis last;
         if (!get_i64(v, last)) return ok = false;
+        expiry_.emplace(last + 2 * s_.gap + s_.lateness + 1, key);
         closed_sessions_.emplace(std::move(key), last);
         return true;
       }

@@ -429,3 +429,29 @@ TEST_CASE("hopping windows skip the empty stretch between distant records") {
   CHECK(f.out.values[2] == R"({"user":"a","window_start":95000,"window_end":105000,"s":2})");
   CHECK(f.out.values[3] == R"({"user":"a","window_start":100000,"window_end":110000,"s":2})");
 }
+
+TEST_CASE("restored state expires: nothing is left in the store once every window closed") {
+  for (const char* kind : {"tumbling: 10s", "hopping: {size: 10s, advance: 5s}", "sliding: 5s",
+                           "session: {gap: 5s}"}) {
+    fixture f(std::string("{group_by: [user], ") + kind + ", aggregate: {n: count()}}");
+    {
+      auto w = f.instance();
+      f.push(*w, R"({"user":"a","x":1})", 1000);
+      f.push(*w, R"({"user":"b","x":1})", 3000);
+      state::write_batch b;
+      w->checkpoint(b);
+      REQUIRE(f.db->write(b).ok());
+    }
+    auto w = f.instance();
+    w->on_watermark(1'000'000, f.out);
+    state::write_batch b;
+    w->checkpoint(b);
+    REQUIRE(f.db->write(b).ok());
+    auto s = f.db->open_store("p.w");
+    int left = 0;
+    REQUIRE((*s)->scan(state::partition_prefix(0), [&](auto, auto) { return ++left, true; }).ok());
+    INFO(kind);
+    CHECK(left == 0);
+    CHECK_FALSE(f.out.values.empty());
+  }
+}
