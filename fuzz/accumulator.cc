@@ -62,7 +62,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto acc = b.agg->create();
   std::string_view in = bytes;
   if (!acc->decode(in)) {
-    if (in.data() != bytes.data() || in.size() != bytes.size()) fail("failed decode moved the input", b.text);
+    if (in.data() != bytes.data() || in.size() != bytes.size())
+      fail("failed decode moved the input", b.text);
     std::string after;
     acc->encode(after);
     if (after != fresh) fail("failed decode changed the accumulator", b.text);
@@ -80,14 +81,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view encoded_in = encoded;
   if (!again->decode(encoded_in)) fail("encoded state does not decode", b.text);
   if (!encoded_in.empty()) fail("decode of encoded state left bytes over", b.text);
-  if (core::to_json(again->result()) != result) fail("result changed through encode/decode", b.text);
+  if (core::to_json(again->result()) != result)
+    fail("result changed through encode/decode", b.text);
   std::string reencoded;
   again->encode(reencoded);
   if (reencoded != encoded) fail("encoding is not stable", b.text);
 
   // Decoded state must stay usable: records and merges after a restore.
-  const core::value args[] = {core::value{}, core::value{2.5}, core::value{-7.0},
-                              core::value{"s"}};
+  const core::value args[] = {core::value{}, core::value{2.5}, core::value{-7.0}, core::value{"s"}};
   core::millis t = -3;
   for (const auto& arg : args) {
     if (b.agg->check(arg).ok()) acc->add(arg, t++);

@@ -19,9 +19,9 @@ int main(int argc, char** argv) {
   }
   const std::string dir = argv[1];
   const auto& texts = fuzz::aggregate_texts();
-  const std::vector<core::value> values = {core::value{3.0},  core::value{1.5},   core::value{-2.0},
-                                           core::value{1e300}, core::value{},     core::value{"x"},
-                                           core::value{"é\n"}, core::value{3.0},  core::value{42.0}};
+  const std::vector<core::value> values = {core::value{3.0},   core::value{1.5}, core::value{-2.0},
+                                           core::value{1e300}, core::value{},    core::value{"x"},
+                                           core::value{"é\n"}, core::value{3.0}, core::value{42.0}};
   for (std::size_t i = 0; i < texts.size(); ++i) {
     auto agg = fuzz::make_aggregate(texts[i]);
     if (!agg) {

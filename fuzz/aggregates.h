@@ -13,10 +13,18 @@ namespace weir::fuzz {
 // target's first input byte picks one of these, so the order is part of the
 // seed corpus format: append, never reorder.
 inline const std::vector<std::string>& aggregate_texts() {
-  static const std::vector<std::string> texts = {
-      "count()",          "count(x)",           "sum(x)",      "avg(x)",
-      "min(x)",           "max(x)",             "first(x)",    "last(x)",
-      "count_distinct(x)", "percentile(x, 0.9)", "top_k(x, 5)", "collect(x, 4)"};
+  static const std::vector<std::string> texts = {"count()",
+                                                 "count(x)",
+                                                 "sum(x)",
+                                                 "avg(x)",
+                                                 "min(x)",
+                                                 "max(x)",
+                                                 "first(x)",
+                                                 "last(x)",
+                                                 "count_distinct(x)",
+                                                 "percentile(x, 0.9)",
+                                                 "top_k(x, 5)",
+                                                 "collect(x, 4)"};
   return texts;
 }
 

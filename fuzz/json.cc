@@ -36,6 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!(*second == *first)) fail("value changed", text, written);
 
   std::string rewritten = core::to_json(*second);
-  if (rewritten != written) fail("written text is not stable", text, written + "\n  again:   " + rewritten);
+  if (rewritten != written)
+    fail("written text is not stable", text, written + "\n  again:   " + rewritten);
   return 0;
 }

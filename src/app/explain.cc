@@ -29,44 +29,57 @@ int explain(const std::string& file) {
   out += "    event time: " +
          (s.source.event_time
               ? "field " + s.source.event_time->field + " (" +
-                    (s.source.event_time->format == config::time_format::epoch_ms   ? "epoch_ms"
+                    (s.source.event_time->format == config::time_format::epoch_ms  ? "epoch_ms"
                      : s.source.event_time->format == config::time_format::epoch_s ? "epoch_s"
-                                                                                     : "iso8601") +
+                                                                                   : "iso8601") +
                     ")"
               : std::string("the Kafka record timestamp")) +
          "\n";
   out += "    watermark:  per partition, max event time - " +
-         core::format_duration(s.source.max_out_of_orderness) + " (never backwards, checkpointed)\n";
+         core::format_duration(s.source.max_out_of_orderness) +
+         " (never backwards, checkpointed)\n";
   out += "    idleness:   " +
-         (s.source.idle_timeout > 0
-              ? "after " + core::format_duration(s.source.idle_timeout) +
-                    " of silence the watermark follows the wall clock"
-              : std::string("off")) +
+         (s.source.idle_timeout > 0 ? "after " + core::format_duration(s.source.idle_timeout) +
+                                          " of silence the watermark follows the wall clock"
+                                    : std::string("off")) +
          "\n";
   out += "  steps:\n";
   for (const auto& st : t.steps) {
     std::string text = st->explain();
-    for (std::size_t i = 0; (i = text.find('\n', i)) != std::string::npos; i += 5) text.insert(i + 1, "    ");
+    for (std::size_t i = 0; (i = text.find('\n', i)) != std::string::npos; i += 5)
+      text.insert(i + 1, "    ");
     out += "    " + text + "\n";
-    if (st->stateful()) out += "      state:     " + s.name + "." + st->name() + " (RocksDB column family, keys by partition)\n";
+    if (st->stateful())
+      out += "      state:     " + s.name + "." + st->name() +
+             " (RocksDB column family, keys by partition)\n";
   }
   out += "  sink: topic " + s.sink.topic + ", key " +
-         (s.sink.key ? s.sink.key->scalar : std::string("the record's key (window results: the group key)")) + "\n";
+         (s.sink.key ? s.sink.key->scalar
+                     : std::string("the record's key (window results: the group key)")) +
+         "\n";
   out += "  errors: ";
   switch (s.errors.policy) {
-    case config::on_error::dead_letter: out += "dead-letter to " + *s.errors.dead_letter_topic; break;
-    case config::on_error::skip: out += "skip (counted and logged)"; break;
-    case config::on_error::fail: out += "fail (the worker stops)"; break;
+    case config::on_error::dead_letter:
+      out += "dead-letter to " + *s.errors.dead_letter_topic;
+      break;
+    case config::on_error::skip:
+      out += "skip (counted and logged)";
+      break;
+    case config::on_error::fail:
+      out += "fail (the worker stops)";
+      break;
   }
   out += "\n  internal topics: none (repartition and changelog topics are not used yet)\n";
   if (s.processing.delivery == config::guarantee::exactly_once) {
-    out += "  delivery: exactly_once; every " + core::format_duration(s.processing.commit_interval) +
+    out += "  delivery: exactly_once; every " +
+           core::format_duration(s.processing.commit_interval) +
            ": one Kafka transaction with the outputs and input offsets, then the local state batch;"
            " local state behind the group's offsets is rebuilt by replaying input\n";
   } else {
     out += "  delivery: at_least_once; checkpoint every " +
            core::format_duration(s.processing.commit_interval) +
-           ": flush outputs, write state + offsets + watermarks in one RocksDB batch, commit offsets\n";
+           ": flush outputs, write state + offsets + watermarks in one RocksDB batch, commit "
+           "offsets\n";
   }
   std::fputs(out.c_str(), stdout);
   return 0;

@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> files;
   std::vector<std::string> kafka_properties;
 
-  auto* run = app.add_subcommand("run", "Run pipelines until SIGINT/SIGTERM, then checkpoint and exit 0");
+  auto* run =
+      app.add_subcommand("run", "Run pipelines until SIGINT/SIGTERM, then checkpoint and exit 0");
   run->add_option("pipelines", files, "Pipeline files")->required()->check(CLI::ExistingFile);
   run->add_option("--bootstrap-servers", opts.kafka.bootstrap_servers, "Kafka bootstrap servers")
       ->envname("WEIR_BOOTSTRAP_SERVERS")
@@ -58,7 +59,8 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"text", "json"}));
   }
 
-  auto* validate = app.add_subcommand("validate", "Check pipeline files; every problem as FILE:LINE:COL: message");
+  auto* validate = app.add_subcommand(
+      "validate", "Check pipeline files; every problem as FILE:LINE:COL: message");
   validate->add_option("pipelines", files, "Pipeline files")->required();
 
   auto* test = app.add_subcommand("test", "Run the inline tests: of pipeline files, without Kafka");
@@ -81,8 +83,8 @@ int main(int argc, char** argv) {
 
   weir::core::log::level lvl = weir::core::log::level::info;
   weir::core::log::parse_level(app.got_subcommand("test") ? test_log_level : log_level, lvl);
-  weir::core::log::configure(lvl, log_format == "json" ? weir::core::log::format::json
-                                                        : weir::core::log::format::text);
+  weir::core::log::configure(
+      lvl, log_format == "json" ? weir::core::log::format::json : weir::core::log::format::text);
   // Values may be env:NAME or file:PATH; never print one, it may be a secret.
   auto resolved = weir::app::resolve_kafka_properties(kafka_properties);
   if (!resolved) {

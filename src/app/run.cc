@@ -1,10 +1,10 @@
+#include <unistd.h>
 #include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <unistd.h>
 
 #include "app/commands.h"
 #include "app/load.h"
@@ -47,7 +47,9 @@ memory_split split_memory(std::uint64_t limit, std::size_t workers) {
   return m;
 }
 
-std::string mib(std::uint64_t bytes) { return std::to_string(bytes >> 20) + "Mi"; }
+std::string mib(std::uint64_t bytes) {
+  return std::to_string(bytes >> 20) + "Mi";
+}
 
 }  // namespace
 
@@ -103,8 +105,9 @@ int run(const std::vector<std::string>& files, const worker_options& options) {
   if (bad) return 1;
 
   if (options.memory_limit != 0 && options.memory_limit < smallest_memory_limit) {
-    core::log::error("--memory-limit is too small", {{"limit", std::to_string(options.memory_limit)},
-                                                     {"minimum", mib(smallest_memory_limit)}});
+    core::log::error(
+        "--memory-limit is too small",
+        {{"limit", std::to_string(options.memory_limit)}, {"minimum", mib(smallest_memory_limit)}});
     return 1;
   }
   const auto memory = split_memory(options.memory_limit,
@@ -125,11 +128,14 @@ int run(const std::vector<std::string>& files, const worker_options& options) {
   }
   // Shared with the scrape-time gauges below, which may outlive run's locals.
   std::shared_ptr<state::database> db = std::move(*opened);
-  registry.add_gauge("weir_memory_limit_bytes", "The process's memory budget (--memory-limit); 0 if none")
+  registry
+      .add_gauge("weir_memory_limit_bytes",
+                 "The process's memory budget (--memory-limit); 0 if none")
       .set(static_cast<double>(options.memory_limit));
-  registry.add_callback_gauge("weir_state_block_cache_usage_bytes",
-                              "Bytes in RocksDB's shared block cache, memtable reservations included",
-                              {}, [db] { return static_cast<double>(db->memory().block_cache_bytes); });
+  registry.add_callback_gauge(
+      "weir_state_block_cache_usage_bytes",
+      "Bytes in RocksDB's shared block cache, memtable reservations included", {},
+      [db] { return static_cast<double>(db->memory().block_cache_bytes); });
   registry.add_callback_gauge("weir_state_memtable_bytes",
                               "Bytes in RocksDB's memtables (all stores, not yet flushed)", {},
                               [db] { return static_cast<double>(db->memory().memtable_bytes); });
@@ -138,8 +144,9 @@ int run(const std::vector<std::string>& files, const worker_options& options) {
   std::vector<std::unique_ptr<runtime::worker>> workers;
   for (const auto& t : topologies) {
     for (int i = 0; i < options.threads; ++i) {
-      std::string name = t->spec.name + "-" + (options.instance_id.empty() ? "weir" : options.instance_id) +
-                         "-" + std::to_string(i);
+      std::string name = t->spec.name + "-" +
+                         (options.instance_id.empty() ? "weir" : options.instance_id) + "-" +
+                         std::to_string(i);
       std::optional<std::string> member;
       if (!options.instance_id.empty()) member = options.instance_id + "-" + std::to_string(i);
       workers.push_back(std::make_unique<runtime::worker>(*t, kafka_settings, *db, name, member));
@@ -149,10 +156,14 @@ int run(const std::vector<std::string>& files, const worker_options& options) {
   auto ready = [&]() -> std::string {
     for (const auto& w : workers) {
       switch (w->current_phase()) {
-        case runtime::worker::phase::starting: return "starting";
-        case runtime::worker::phase::stopped: return "stopped";
-        case runtime::worker::phase::failed: return "failed: " + w->failure();
-        case runtime::worker::phase::running: break;
+        case runtime::worker::phase::starting:
+          return "starting";
+        case runtime::worker::phase::stopped:
+          return "stopped";
+        case runtime::worker::phase::failed:
+          return "failed: " + w->failure();
+        case runtime::worker::phase::running:
+          break;
       }
       if (int n = w->restoring(); n > 0) return "restoring " + std::to_string(n) + " partition(s)";
     }
@@ -166,8 +177,8 @@ int run(const std::vector<std::string>& files, const worker_options& options) {
       return 1;
     }
     http = std::move(*s);
-    core::log::info("serving metrics", {{"listen", options.metrics_listen},
-                                        {"port", std::to_string(http->port())}});
+    core::log::info("serving metrics",
+                    {{"listen", options.metrics_listen}, {"port", std::to_string(http->port())}});
   }
 
   for (auto& w : workers) w->start(stop);

@@ -51,8 +51,8 @@ std::optional<std::string> read_string(const node& n, diagnostics& d, std::strin
 
 std::optional<core::millis> read_duration(const node& n, diagnostics& d, std::string_view what) {
   if (!n.is_scalar()) {
-    d.error(n.at, std::string(what) + " must be a duration such as 5s, found " +
-                      n.kind_description());
+    d.error(n.at,
+            std::string(what) + " must be a duration such as 5s, found " + n.kind_description());
     return std::nullopt;
   }
   auto r = core::parse_duration(n.scalar);

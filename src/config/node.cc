@@ -17,10 +17,14 @@ mark node::mark_at(std::size_t offset) const noexcept {
 
 const char* node::kind_description() const noexcept {
   switch (type) {
-    case kind::null: return "nothing";
-    case kind::scalar: return "a scalar";
-    case kind::sequence: return "a list";
-    case kind::map: return "a map";
+    case kind::null:
+      return "nothing";
+    case kind::scalar:
+      return "a scalar";
+    case kind::sequence:
+      return "a list";
+    case kind::map:
+      return "a map";
   }
   return "a node";
 }

@@ -28,10 +28,12 @@ void read_source(const node& n, diagnostics& d, source_spec& out) {
   } else if (topic) {
     if (auto s = read_string(*topic, d, "source.topic")) out.topics.push_back(*s);
   } else if (topics) {
-    for (const node* t : read_string_list(*topics, d, "source.topics")) out.topics.push_back(t->scalar);
+    for (const node* t : read_string_list(*topics, d, "source.topics"))
+      out.topics.push_back(t->scalar);
     if (out.topics.size() > 1) {
-      d.error(topics->at, "several source topics (co-partitioned input) are not supported yet; "
-                          "use one topic");
+      d.error(topics->at,
+              "several source topics (co-partitioned input) are not supported yet; "
+              "use one topic");
     }
   } else {
     d.error(n.at, "source needs 'topic'");
@@ -58,10 +60,15 @@ void read_source(const node& n, diagnostics& d, source_spec& out) {
       }
       if (const node* fmt = er.optional("format")) {
         if (auto s = read_string(*fmt, d, "event_time.format")) {
-          if (*s == "epoch_ms") spec.format = time_format::epoch_ms;
-          else if (*s == "epoch_s") spec.format = time_format::epoch_s;
-          else if (*s == "iso8601") spec.format = time_format::iso8601;
-          else d.error(fmt->at, "event_time.format must be epoch_ms, epoch_s or iso8601, found '" + *s + "'");
+          if (*s == "epoch_ms")
+            spec.format = time_format::epoch_ms;
+          else if (*s == "epoch_s")
+            spec.format = time_format::epoch_s;
+          else if (*s == "iso8601")
+            spec.format = time_format::iso8601;
+          else
+            d.error(fmt->at,
+                    "event_time.format must be epoch_ms, epoch_s or iso8601, found '" + *s + "'");
         }
       }
       er.finish();
@@ -80,8 +87,10 @@ void read_source(const node& n, diagnostics& d, source_spec& out) {
         if (idle->is_scalar() && idle->scalar == "off" && !idle->quoted) {
           out.idle_timeout = 0;
         } else if (auto ms = read_duration(*idle, d, "watermark.idle_timeout")) {
-          if (*ms <= 0) d.error(idle->at, "watermark.idle_timeout must be positive, or off");
-          else out.idle_timeout = *ms;
+          if (*ms <= 0)
+            d.error(idle->at, "watermark.idle_timeout must be positive, or off");
+          else
+            out.idle_timeout = *ms;
         }
       }
       wr.finish();
@@ -110,7 +119,8 @@ void read_steps(const node& n, diagnostics& d, std::vector<step_spec>& out) {
       if (e.key.scalar == "id") {
         if (auto id = read_string(e.val, d, "step id")) {
           if (!valid_name(*id)) {
-            d.error(e.val.at, "step id '" + *id + "' may only hold letters, digits, '-', '_' and '.'");
+            d.error(e.val.at,
+                    "step id '" + *id + "' may only hold letters, digits, '-', '_' and '.'");
           }
           s.id = *id;
         }
@@ -151,8 +161,10 @@ void read_processing(const node& n, diagnostics& d, processing_spec& out) {
   if (!r.valid()) return;
   if (const node* ci = r.optional("commit_interval")) {
     if (auto ms = read_duration(*ci, d, "processing.commit_interval")) {
-      if (*ms < 10) d.error(ci->at, "processing.commit_interval must be at least 10ms");
-      else out.commit_interval = *ms;
+      if (*ms < 10)
+        d.error(ci->at, "processing.commit_interval must be at least 10ms");
+      else
+        out.commit_interval = *ms;
     }
   }
   if (const node* g = r.optional("guarantee")) {
@@ -162,7 +174,8 @@ void read_processing(const node& n, diagnostics& d, processing_spec& out) {
       } else if (*s == "exactly_once") {
         out.delivery = guarantee::exactly_once;
       } else {
-        d.error(g->at, "processing.guarantee must be at_least_once or exactly_once, found '" + *s + "'");
+        d.error(g->at,
+                "processing.guarantee must be at_least_once or exactly_once, found '" + *s + "'");
       }
     }
   }
@@ -210,7 +223,8 @@ std::optional<pipeline_spec> load_pipeline_text(const std::string& text, diagnos
   if (const node* name = r.required("pipeline")) {
     if (auto s = read_string(*name, d, "pipeline")) {
       if (!valid_name(*s)) {
-        d.error(name->at, "pipeline name '" + *s + "' may only hold letters, digits, '-', '_' and '.'");
+        d.error(name->at,
+                "pipeline name '" + *s + "' may only hold letters, digits, '-', '_' and '.'");
       }
       spec.name = *s;
       spec.name_at = name->at;

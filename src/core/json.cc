@@ -34,9 +34,7 @@ class value_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, val
     return put(value{d});
   }
   const std::string& bad_number() const noexcept { return bad_number_; }
-  bool String(const char* s, rapidjson::SizeType n, bool) {
-    return put(value{std::string(s, n)});
-  }
+  bool String(const char* s, rapidjson::SizeType n, bool) { return put(value{std::string(s, n)}); }
   bool StartObject() {
     stack_.push_back(frame{value{value::object_type{}}, {}});
     return true;
@@ -88,13 +86,27 @@ void write_string(std::string_view s, std::string& out) {
   out.push_back('"');
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20) {
           out += "\\u00";
@@ -151,10 +163,18 @@ void write_json_number(double d, std::string& out) {
 
 void write_json(const value& v, std::string& out) {
   switch (v.type()) {
-    case value::kind::null: out += "null"; break;
-    case value::kind::boolean: out += v.as_bool() ? "true" : "false"; break;
-    case value::kind::number: write_json_number(v.as_number(), out); break;
-    case value::kind::string: write_string(v.as_string(), out); break;
+    case value::kind::null:
+      out += "null";
+      break;
+    case value::kind::boolean:
+      out += v.as_bool() ? "true" : "false";
+      break;
+    case value::kind::number:
+      write_json_number(v.as_number(), out);
+      break;
+    case value::kind::string:
+      write_string(v.as_string(), out);
+      break;
     case value::kind::array: {
       out.push_back('[');
       bool first = true;

@@ -17,10 +17,14 @@ std::mutex write_mu_;
 
 const char* level_name(level l) {
   switch (l) {
-    case level::debug: return "debug";
-    case level::info: return "info";
-    case level::warn: return "warn";
-    case level::error: return "error";
+    case level::debug:
+      return "debug";
+    case level::info:
+      return "info";
+    case level::warn:
+      return "warn";
+    case level::error:
+      return "error";
   }
   return "info";
 }
@@ -57,14 +61,21 @@ void configure(level min_level, format fmt) {
   format_.store(fmt);
 }
 
-bool enabled(level l) noexcept { return l >= min_level_.load(std::memory_order_relaxed); }
+bool enabled(level l) noexcept {
+  return l >= min_level_.load(std::memory_order_relaxed);
+}
 
 bool parse_level(std::string_view s, level& out) noexcept {
-  if (s == "debug") out = level::debug;
-  else if (s == "info") out = level::info;
-  else if (s == "warn" || s == "warning") out = level::warn;
-  else if (s == "error") out = level::error;
-  else return false;
+  if (s == "debug")
+    out = level::debug;
+  else if (s == "info")
+    out = level::info;
+  else if (s == "warn" || s == "warning")
+    out = level::warn;
+  else if (s == "error")
+    out = level::error;
+  else
+    return false;
   return true;
 }
 
@@ -76,8 +87,8 @@ void write(level l, std::string_view message, std::initializer_list<field> field
   std::string line;
   line.reserve(128);
   if (format_.load(std::memory_order_relaxed) == format::json) {
-    line += "{\"ts\":\"" + format_iso8601(now) + "\",\"level\":\"" + level_name(l) +
-            "\",\"msg\":\"";
+    line +=
+        "{\"ts\":\"" + format_iso8601(now) + "\",\"level\":\"" + level_name(l) + "\",\"msg\":\"";
     json_escape(message, line);
     line += '"';
     for (const auto& [k, v] : fields) {

@@ -10,8 +10,8 @@ struct unit {
   std::string_view name;
   millis ms;
 };
-constexpr unit units[] = {{"d", 86'400'000}, {"h", 3'600'000}, {"m", 60'000},
-                          {"s", 1'000},      {"ms", 1}};
+constexpr unit units[] = {
+    {"d", 86'400'000}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1'000}, {"ms", 1}};
 
 // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
 constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {

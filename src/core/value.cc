@@ -32,31 +32,48 @@ void value::erase(std::string_view key) {
             obj.end());
 }
 
-bool operator==(const value& a, const value& b) { return a.v_ == b.v_; }
+bool operator==(const value& a, const value& b) {
+  return a.v_ == b.v_;
+}
 
 const char* kind_name(value::kind k) noexcept {
   switch (k) {
-    case value::kind::null: return "null";
-    case value::kind::boolean: return "boolean";
-    case value::kind::number: return "number";
-    case value::kind::string: return "string";
-    case value::kind::array: return "array";
-    case value::kind::object: return "object";
+    case value::kind::null:
+      return "null";
+    case value::kind::boolean:
+      return "boolean";
+    case value::kind::number:
+      return "number";
+    case value::kind::string:
+      return "string";
+    case value::kind::array:
+      return "array";
+    case value::kind::object:
+      return "object";
   }
   return "unknown";
 }
 
 const char* errc_name(errc code) noexcept {
   switch (code) {
-    case errc::invalid_json: return "invalid_json";
-    case errc::missing_field: return "missing_field";
-    case errc::type_error: return "type_error";
-    case errc::invalid_time: return "invalid_time";
-    case errc::invalid_config: return "invalid_config";
-    case errc::kafka: return "kafka";
-    case errc::state: return "state";
-    case errc::io: return "io";
-    case errc::internal: return "internal";
+    case errc::invalid_json:
+      return "invalid_json";
+    case errc::missing_field:
+      return "missing_field";
+    case errc::type_error:
+      return "type_error";
+    case errc::invalid_time:
+      return "invalid_time";
+    case errc::invalid_config:
+      return "invalid_config";
+    case errc::kafka:
+      return "kafka";
+    case errc::state:
+      return "state";
+    case errc::io:
+      return "io";
+    case errc::internal:
+      return "internal";
   }
   return "internal";
 }

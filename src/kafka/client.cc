@@ -1,8 +1,8 @@
 #include "weir/kafka/client.h"
 
+#include <librdkafka/rdkafkacpp.h>
 #include <algorithm>
 #include <chrono>
-#include <librdkafka/rdkafkacpp.h>
 
 #include "weir/core/log.h"
 
@@ -31,10 +31,9 @@ class event_logger final : public RdKafka::EventCb {
         break;
       }
       case RdKafka::Event::EVENT_LOG: {
-        auto l = e.severity() <= RdKafka::Event::EVENT_SEVERITY_ERROR ? core::log::level::error
-                 : e.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING
-                     ? core::log::level::warn
-                     : core::log::level::debug;
+        auto l = e.severity() <= RdKafka::Event::EVENT_SEVERITY_ERROR     ? core::log::level::error
+                 : e.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING ? core::log::level::warn
+                                                                          : core::log::level::debug;
         core::log::write(l, "kafka client", {{"facility", e.fac()}, {"detail", e.str()}});
         break;
       }
@@ -46,8 +45,7 @@ class event_logger final : public RdKafka::EventCb {
 
 core::result<std::unique_ptr<RdKafka::Conf>> make_conf(
     const client_settings& s, std::initializer_list<std::pair<const char*, std::string>> defaults,
-    RdKafka::EventCb* events,
-    const std::vector<std::pair<std::string, std::string>>& bounds = {}) {
+    RdKafka::EventCb* events, const std::vector<std::pair<std::string, std::string>>& bounds = {}) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string err;
   auto set = [&](const std::string& k, const std::string& v) -> core::status {
@@ -101,7 +99,8 @@ class rdkafka_message final : public message {
       for (std::size_t i = 0; i < headers_.size(); ++i) {
         const auto& hd = headers_[i];
         core::header_view hv{keys_[i], std::nullopt};
-        if (hd.value()) hv.value = std::string_view(static_cast<const char*>(hd.value()), hd.value_size());
+        if (hd.value())
+          hv.value = std::string_view(static_cast<const char*>(hd.value()), hd.value_size());
         view_.headers.push_back(hv);
       }
     }
@@ -171,7 +170,9 @@ class commit_logger final : public RdKafka::OffsetCommitCb {
 
 class rdkafka_consumer final : public consumer {
  public:
-  explicit rdkafka_consumer(rebalance_listener l) : rebalance_(l) { events_.on_stats = l.statistics; }
+  explicit rdkafka_consumer(rebalance_listener l) : rebalance_(l) {
+    events_.on_stats = l.statistics;
+  }
   ~rdkafka_consumer() override {
     if (c_ && !closed_) c_->close();
   }
@@ -230,7 +231,8 @@ class rdkafka_consumer final : public consumer {
   core::result<std::vector<partition_offset>> committed(
       const std::vector<topic_partition>& tps) override {
     std::vector<RdKafka::TopicPartition*> parts;
-    for (const auto& tp : tps) parts.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition));
+    for (const auto& tp : tps)
+      parts.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition));
     auto e = c_->committed(parts, 30000);
     std::vector<partition_offset> out;
     for (auto* p : parts) {
@@ -238,7 +240,8 @@ class rdkafka_consumer final : public consumer {
       out.push_back({{p->topic(), p->partition()}, o});
     }
     RdKafka::TopicPartition::destroy(parts);
-    if (e != RdKafka::ERR_NO_ERROR) return kafka_error("reading committed offsets", RdKafka::err2str(e));
+    if (e != RdKafka::ERR_NO_ERROR)
+      return kafka_error("reading committed offsets", RdKafka::err2str(e));
     return out;
   }
 
@@ -374,8 +377,10 @@ class rdkafka_producer final : public producer {
       if (!r.headers.empty()) {
         headers = RdKafka::Headers::create();
         for (const auto& h : r.headers) {
-          if (h.value) headers->add(h.key, h.value->data(), h.value->size());
-          else headers->add(h.key, nullptr, 0);
+          if (h.value)
+            headers->add(h.key, h.value->data(), h.value->size());
+          else
+            headers->add(h.key, nullptr, 0);
         }
       }
       auto e = p_->produce(r.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
@@ -383,7 +388,8 @@ class rdkafka_producer final : public producer {
                            r.key ? r.key->size() : 0, r.timestamp_ms, headers, nullptr);
       if (e == RdKafka::ERR_NO_ERROR) return {};
       delete headers;  // ownership passes to the library only on success
-      if (e != RdKafka::ERR__QUEUE_FULL) return kafka_error("producing to " + r.topic, RdKafka::err2str(e));
+      if (e != RdKafka::ERR__QUEUE_FULL)
+        return kafka_error("producing to " + r.topic, RdKafka::err2str(e));
       p_->poll(50);
     }
   }
@@ -434,7 +440,9 @@ queue_limits queue_limits_for(std::size_t bytes) {
 
 std::vector<std::pair<std::string, std::string>> memory_properties(const queue_limits& q,
                                                                    bool consumer) {
-  auto kib = [](std::size_t bytes) { return std::to_string(std::max<std::size_t>(bytes / 1024, 1)); };
+  auto kib = [](std::size_t bytes) {
+    return std::to_string(std::max<std::size_t>(bytes / 1024, 1));
+  };
   if (consumer) {
     return {{"queued.max.messages.kbytes", kib(q.consumer_queue_bytes)},
             {"fetch.max.bytes", std::to_string(q.fetch_bytes)},

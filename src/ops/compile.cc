@@ -6,8 +6,7 @@
 
 namespace weir::ops {
 
-std::optional<expr::expression> compile_expression(const config::node& n,
-                                                   config::diagnostics& diag,
+std::optional<expr::expression> compile_expression(const config::node& n, config::diagnostics& diag,
                                                    std::string_view what) {
   if (!n.is_scalar() || n.scalar.empty()) {
     diag.error(n.at, std::string(what) + " must be an expression, found " +

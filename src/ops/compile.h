@@ -11,8 +11,7 @@ namespace weir::ops {
 
 // Compiles the expression written in scalar `n`, reporting a problem at the
 // exact column inside it.
-std::optional<expr::expression> compile_expression(const config::node& n,
-                                                   config::diagnostics& diag,
+std::optional<expr::expression> compile_expression(const config::node& n, config::diagnostics& diag,
                                                    std::string_view what);
 
 // Reports every key of a step's entry besides `id`, its kind and `allowed`.

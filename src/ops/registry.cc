@@ -14,10 +14,8 @@ struct step_kind {
 
 // Every step kind weir knows, in one place.
 constexpr step_kind kinds[] = {
-    {"filter", false, build_filter},
-    {"map", false, build_map},
-    {"explode", false, build_explode},
-    {"dedupe", true, build_dedupe},
+    {"filter", false, build_filter},   {"map", false, build_map},
+    {"explode", false, build_explode}, {"dedupe", true, build_dedupe},
     {"window", true, build_window},
 };
 

@@ -69,7 +69,9 @@ std::string entry_key(const std::string& group_json, core::millis t) {
   return k;
 }
 
-core::millis key_time(std::string_view key) { return state::read_i64_ordered(key.substr(key.size() - 8)); }
+core::millis key_time(std::string_view key) {
+  return state::read_i64_ordered(key.substr(key.size() - 8));
+}
 
 // Little-endian helpers for the stored form.
 void put_u32(std::string& out, std::uint32_t v) {
@@ -148,14 +150,19 @@ class window_instance final : public step_instance {
   core::millis fire_at(const window_entry& w) const noexcept {
     switch (s_.kind) {
       case window_kind::tumbling:
-      case window_kind::hopping: return w.end;
-      case window_kind::sliding: return w.end + 1;
-      case window_kind::session: return w.end + s_.gap + 1;
+      case window_kind::hopping:
+        return w.end;
+      case window_kind::sliding:
+        return w.end + 1;
+      case window_kind::session:
+        return w.end + s_.gap + 1;
     }
     return w.end;
   }
   core::millis close_at(const window_entry& w) const noexcept { return fire_at(w) + s_.lateness; }
-  bool closed(core::millis close) const noexcept { return watermark_ != core::min_time && watermark_ >= close; }
+  bool closed(core::millis close) const noexcept {
+    return watermark_ != core::min_time && watermark_ >= close;
+  }
 
   accumulators fresh() const {
     accumulators a;
@@ -182,7 +189,9 @@ class window_instance final : public step_instance {
   bool lazy_hopping() const noexcept {
     return s_.kind == window_kind::hopping && s_.emit == emit_mode::final;
   }
-  core::millis hop_close(core::millis start) const noexcept { return start + s_.size + s_.lateness; }
+  core::millis hop_close(core::millis start) const noexcept {
+    return start + s_.size + s_.lateness;
+  }
   // First window start (a multiple of advance) whose window contains time p.
   core::millis first_window_containing(core::millis p) const noexcept {
     return (core::floor_div(p - s_.size, s_.advance) + 1) * s_.advance;
@@ -203,10 +212,10 @@ class window_instance final : public step_instance {
   core::millis watermark_ = core::min_time;
   core::millis next_publish_ = core::min_time;
 
-  std::map<std::string, window_entry> windows_;           // group JSON + start
+  std::map<std::string, window_entry> windows_;            // group JSON + start
   std::set<std::pair<core::millis, std::string>> closes_;  // (close_at, key)
   std::set<std::pair<core::millis, std::string>> fires_;   // on_watermark: (fire_at, key)
-  std::map<std::string, pane_entry> panes_;               // hopping: group JSON + pane start
+  std::map<std::string, pane_entry> panes_;                // hopping: group JSON + pane start
   // Hopping with emit: final: windows are not kept one by one; each group
   // remembers the start of its earliest window not yet emitted, and one timer
   // per group fires at that window's close. A record then costs one pane
@@ -215,11 +224,11 @@ class window_instance final : public step_instance {
     core::value::array_type group;
     core::millis next_start = 0;
   };
-  std::map<std::string, hop_group> hop_groups_;                 // group JSON
+  std::map<std::string, hop_group> hop_groups_;                // group JSON
   std::set<std::pair<core::millis, std::string>> hop_closes_;  // (close of next window, group JSON)
   std::unordered_set<std::string> dirty_hop_groups_;
   std::map<std::string, std::vector<buffered_record>> records_;  // sliding: group JSON + time
-  std::map<std::string, core::millis> closed_sessions_;   // session: group JSON + start -> last
+  std::map<std::string, core::millis> closed_sessions_;  // session: group JSON + start -> last
   // When each pane / buffered-record entry stops being usable: (expiry, key).
   std::set<std::pair<core::millis, std::string>> expiry_;
   core::millis pane_expiry(core::millis pane_start) const noexcept {
@@ -238,7 +247,8 @@ std::string window_step::explain() const {
   std::string kind;
   switch (s_.kind) {
     case window_kind::tumbling:
-      kind = "tumbling " + core::format_duration(s_.size) + ": [k*size, (k+1)*size), closes at watermark >= end + lateness";
+      kind = "tumbling " + core::format_duration(s_.size) +
+             ": [k*size, (k+1)*size), closes at watermark >= end + lateness";
       break;
     case window_kind::hopping:
       kind = "hopping size " + core::format_duration(s_.size) + " advance " +
@@ -254,19 +264,19 @@ std::string window_step::explain() const {
              ", closes at watermark > last + gap + lateness";
       break;
   }
-  std::string emit = s_.emit == emit_mode::final          ? "final (one result per window)"
-                     : s_.emit == emit_mode::on_watermark ? "on_watermark (revision, final)"
-                                                          : "changes every " +
-                                                                core::format_duration(s_.changes_every) +
-                                                                " (revision, final)";
+  std::string emit =
+      s_.emit == emit_mode::final ? "final (one result per window)"
+      : s_.emit == emit_mode::on_watermark
+          ? "on_watermark (revision, final)"
+          : "changes every " + core::format_duration(s_.changes_every) + " (revision, final)";
   std::string aggs;
   for (const auto& a : s_.aggregate_texts) aggs += (aggs.empty() ? "" : ", ") + a;
   return "window " + name() + ": group by [" + keys + "] (the result key)\n" +
-         "  kind:      " + kind + "\n" +
-         "  lateness:  " + core::format_duration(s_.lateness) + "\n" +
-         "  emit:      " + emit + "\n" +
-         "  late:      " + (s_.late_topic ? "counted, written to " + *s_.late_topic : std::string("counted and dropped")) + "\n" +
-         "  aggregate: " + aggs;
+         "  kind:      " + kind + "\n" + "  lateness:  " + core::format_duration(s_.lateness) +
+         "\n" + "  emit:      " + emit + "\n" + "  late:      " +
+         (s_.late_topic ? "counted, written to " + *s_.late_topic
+                        : std::string("counted and dropped")) +
+         "\n" + "  aggregate: " + aggs;
 }
 
 std::unique_ptr<step_instance> window_step::instantiate(const task_context& ctx) const {
@@ -310,8 +320,8 @@ void window_instance::late(const event& e) {
     r.value = e.source->value ? std::string(*e.source->value) : std::string();
     r.timestamp_ms = e.source->timestamp_ms;
     for (const auto& h : e.source->headers) {
-      r.headers.push_back(core::header{std::string(h.key),
-                                       h.value ? std::optional<std::string>(*h.value) : std::nullopt});
+      r.headers.push_back(core::header{
+          std::string(h.key), h.value ? std::optional<std::string>(*h.value) : std::nullopt});
     }
   } else {
     r.key = e.key;
@@ -348,9 +358,15 @@ core::status window_instance::process(event&& e, emitter& out) {
   core::status st;
   switch (s_.kind) {
     case window_kind::tumbling:
-    case window_kind::hopping: st = process_time_window(e, group, gj, out); break;
-    case window_kind::sliding: st = process_sliding(e, group, gj, out); break;
-    case window_kind::session: st = process_session(e, group, gj, out); break;
+    case window_kind::hopping:
+      st = process_time_window(e, group, gj, out);
+      break;
+    case window_kind::sliding:
+      st = process_sliding(e, group, gj, out);
+      break;
+    case window_kind::session:
+      st = process_session(e, group, gj, out);
+      break;
   }
   return st;
 }
@@ -410,7 +426,7 @@ core::status window_instance::process_time_window(const event& e,
 }
 
 core::status window_instance::process_sliding(const event& e, const core::value::array_type& group,
-                                             const std::string& gj, emitter& out) {
+                                              const std::string& gj, emitter& out) {
   const core::millis t = e.time;
   const core::millis d = s_.size;
   // A record can be in windows [s, s + d] with t - d <= s <= t; the latest
@@ -677,10 +693,14 @@ void window_instance::drop_expired_content() {
   if (s_.kind == window_kind::hopping || s_.kind == window_kind::sliding) {
     while (!expiry_.empty() && expiry_.begin()->first <= wm) {
       const std::string& key = expiry_.begin()->second;
-      if (s_.kind == window_kind::hopping) panes_.erase(key);
-      else records_.erase(key);
-      if (s_.kind == window_kind::hopping) dirty_panes_.insert(key);
-      else dirty_records_.insert(key);
+      if (s_.kind == window_kind::hopping)
+        panes_.erase(key);
+      else
+        records_.erase(key);
+      if (s_.kind == window_kind::hopping)
+        dirty_panes_.insert(key);
+      else
+        dirty_records_.insert(key);
       expiry_.erase(expiry_.begin());
     }
   } else if (s_.kind == window_kind::session) {
@@ -749,8 +769,10 @@ void window_instance::checkpoint(state::write_batch& batch) {
   auto write = [&](char tag, const std::string& key, const std::string* value) {
     full.assign(ctx_.key_prefix).push_back(tag);
     full += key;
-    if (value) batch.put(*ctx_.store, full, *value);
-    else batch.erase(*ctx_.store, full);
+    if (value)
+      batch.put(*ctx_.store, full, *value);
+    else
+      batch.erase(*ctx_.store, full);
   };
   for (const auto& k : dirty_windows_) {
     auto it = windows_.find(k);
@@ -948,7 +970,9 @@ std::unique_ptr<step> build_window(const config::step_spec& spec, const build_co
         if (*size_ms <= 0 || *adv_ms <= 0) {
           diag.error(n->at, "hopping size and advance must be positive");
         } else if (*adv_ms > *size_ms) {
-          diag.error(adv->at, "hopping.advance must not exceed hopping.size (records would fall between windows)");
+          diag.error(
+              adv->at,
+              "hopping.advance must not exceed hopping.size (records would fall between windows)");
         } else {
           s.size = *size_ms;
           s.advance = *adv_ms;
@@ -992,12 +1016,14 @@ std::unique_ptr<step> build_window(const config::step_spec& spec, const build_co
   }
   if (const config::node* agg = r.required("aggregate")) {
     if (!agg->is_map() || agg->entries.empty()) {
-      diag.error(agg->at, "aggregate must be a map of output field to aggregate, such as {n: count()}");
+      diag.error(agg->at,
+                 "aggregate must be a map of output field to aggregate, such as {n: count()}");
     } else {
       for (const auto& e : agg->entries) {
         const std::string& name = e.key.scalar;
         if (std::find(s.group_names.begin(), s.group_names.end(), name) != s.group_names.end() ||
-            name == "window_start" || name == "window_end" || name == "revision" || name == "final") {
+            name == "window_start" || name == "window_end" || name == "revision" ||
+            name == "final") {
           diag.error(e.key.at, "aggregate '" + name + "' clashes with a field of the result");
           continue;
         }
@@ -1024,9 +1050,10 @@ std::unique_ptr<step> build_window(const config::step_spec& spec, const build_co
 
   // Until grouping can repartition, a group must live in one partition.
   const auto& promised = ctx.pipeline.source.partitioned_by;
-  bool covered = !promised.empty() && std::all_of(promised.begin(), promised.end(), [&](const auto& p) {
-    return std::find(s.group_names.begin(), s.group_names.end(), p) != s.group_names.end();
-  });
+  bool covered =
+      !promised.empty() && std::all_of(promised.begin(), promised.end(), [&](const auto& p) {
+        return std::find(s.group_names.begin(), s.group_names.end(), p) != s.group_names.end();
+      });
   if (group_node && !covered && ctx.source_partitions.value_or(2) > 1) {
     diag.error(group_node->at,
                "group_by is not covered by source.partitioned_by, so one group's records may be "
@@ -1037,11 +1064,11 @@ std::unique_ptr<step> build_window(const config::step_spec& spec, const build_co
 
   if (diag.list().size() != problems_before) return nullptr;
   auto labels = metrics::labels{{"pipeline", ctx.pipeline.name}, {"step", spec.name}};
-  auto& late = ctx.metrics.add_counter("weir_late_records_total",
-                                       "Records that arrived after every window they belong to had closed.",
-                                       labels);
-  auto& emitted = ctx.metrics.add_counter("weir_windows_emitted_total",
-                                          "Window results emitted.", labels);
+  auto& late = ctx.metrics.add_counter(
+      "weir_late_records_total",
+      "Records that arrived after every window they belong to had closed.", labels);
+  auto& emitted =
+      ctx.metrics.add_counter("weir_windows_emitted_total", "Window results emitted.", labels);
   return std::make_unique<window_step>(spec.name, std::move(s), late, emitted);
 }
 

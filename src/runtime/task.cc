@@ -35,8 +35,8 @@ core::output_record dead_letter(const std::string& topic, const std::string& ste
   out.value = r.value ? std::string(*r.value) : std::string();
   out.timestamp_ms = r.timestamp_ms;
   for (const auto& h : r.headers) {
-    out.headers.push_back(
-        core::header{std::string(h.key), h.value ? std::optional<std::string>(*h.value) : std::nullopt});
+    out.headers.push_back(core::header{
+        std::string(h.key), h.value ? std::optional<std::string>(*h.value) : std::nullopt});
   }
   out.headers.push_back({"weir.error.code", core::errc_name(e.code)});
   out.headers.push_back({"weir.error.message", e.message});
@@ -76,19 +76,20 @@ void error_reporter::report(const std::string& step, const core::error& e,
     ++found->suppressed;
     return;
   }
-  std::string where = source ? std::string(source->topic) + "/" + std::to_string(source->partition) +
-                                   "@" + std::to_string(source->offset)
-                             : "window result";
+  std::string where = source
+                          ? std::string(source->topic) + "/" + std::to_string(source->partition) +
+                                "@" + std::to_string(source->offset)
+                          : "window result";
   const char* what = policy.policy == config::on_error::dead_letter && source
                          ? "record dead-lettered"
                      : policy.policy == config::on_error::fail ? "record failed the pipeline"
-                                                              : "record skipped";
+                                                               : "record skipped";
   core::log::warn(what, {{"pipeline", topology_.spec.name},
-                                     {"step", step},
-                                     {"error", core::errc_name(e.code)},
-                                     {"reason", e.message},
-                                     {"record", where},
-                                     {"not_logged_since_last", std::to_string(found->suppressed)}});
+                         {"step", step},
+                         {"error", core::errc_name(e.code)},
+                         {"reason", e.message},
+                         {"record", where},
+                         {"not_logged_since_last", std::to_string(found->suppressed)}});
   found->last_log_ms = now;
   found->suppressed = 0;
 }
@@ -104,7 +105,8 @@ task::task(const topology& t, std::int32_t partition, state::database& db, recor
       clock_(clock),
       watermark_(t.spec.source.max_out_of_orderness, t.spec.source.idle_timeout, core::min_time,
                  clock.now()) {
-  for (std::size_t i = 0; i <= t.steps.size(); ++i) links_.push_back(std::make_unique<link>(*this, i));
+  for (std::size_t i = 0; i <= t.steps.size(); ++i)
+    links_.push_back(std::make_unique<link>(*this, i));
 }
 
 core::result<std::optional<std::int64_t>> task::restore() {
@@ -142,7 +144,8 @@ core::result<core::millis> task::event_time(const core::value& v,
   if (!t) return std::move(t).err();
   const auto& spec = *topology_.spec.source.event_time;
   if (t->is_null()) {
-    return core::error{core::errc::missing_field, "event time field '" + spec.field + "' is missing"};
+    return core::error{core::errc::missing_field,
+                       "event time field '" + spec.field + "' is missing"};
   }
   switch (spec.format) {
     case config::time_format::epoch_ms:
@@ -242,8 +245,10 @@ void task::write_to_sink(ops::event&& e) {
       errors_.report("sink", k.err(), e.source);
       return;
     }
-    if (k->is_string()) out.key = k->as_string();
-    else if (!k->is_null()) out.key = core::to_json(*k);
+    if (k->is_string())
+      out.key = k->as_string();
+    else if (!k->is_null())
+      out.key = core::to_json(*k);
   } else {
     out.key = std::move(e.key);
   }

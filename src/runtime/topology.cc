@@ -62,19 +62,20 @@ std::unique_ptr<topology> build_topology(config::pipeline_spec spec,
   const std::string& in = s.source.topics.front();
   t->probe.consumed = &metrics.add_counter("weir_records_consumed_total",
                                            "Records read from source topics.", with_topic(in));
-  t->probe.consumed_bytes = &metrics.add_counter(
-      "weir_consumed_bytes_total", "Bytes of record values read from source topics.", with_topic(in));
-  t->probe.produced = &metrics.add_counter("weir_records_produced_total",
-                                           "Records written to sink topics.", with_topic(s.sink.topic));
-  t->probe.produced_bytes = &metrics.add_counter(
-      "weir_produced_bytes_total", "Bytes of record values written to sink topics.",
-      with_topic(s.sink.topic));
-  t->probe.checkpoint_seconds =
-      &metrics.add_histogram("weir_checkpoint_duration_seconds",
-                             "Time to flush outputs, write the state checkpoint and commit offsets.",
-                             p, metrics::duration_buckets());
-  t->probe.checkpoint_failures = &metrics.add_counter(
-      "weir_checkpoint_failures_total", "Checkpoints that failed.", p);
+  t->probe.consumed_bytes =
+      &metrics.add_counter("weir_consumed_bytes_total",
+                           "Bytes of record values read from source topics.", with_topic(in));
+  t->probe.produced = &metrics.add_counter(
+      "weir_records_produced_total", "Records written to sink topics.", with_topic(s.sink.topic));
+  t->probe.produced_bytes = &metrics.add_counter("weir_produced_bytes_total",
+                                                 "Bytes of record values written to sink topics.",
+                                                 with_topic(s.sink.topic));
+  t->probe.checkpoint_seconds = &metrics.add_histogram(
+      "weir_checkpoint_duration_seconds",
+      "Time to flush outputs, write the state checkpoint and commit offsets.", p,
+      metrics::duration_buckets());
+  t->probe.checkpoint_failures =
+      &metrics.add_counter("weir_checkpoint_failures_total", "Checkpoints that failed.", p);
   t->probe.registry = &metrics;
   return t;
 }

@@ -1,7 +1,7 @@
 #include "weir/runtime/worker.h"
 
-#include <chrono>
 #include <unistd.h>
+#include <chrono>
 
 #include <algorithm>
 #include <cstdlib>
@@ -40,13 +40,16 @@ worker::worker(const topology& t, const kafka::client_settings& kafka, state::da
     // its open transaction at once; without --instance-id the id is unique
     // per process, and an abandoned transaction ends by its timeout.
     kafka_.transactional_id =
-        static_member ? name_ : name_ + "-" + std::to_string(::getpid()) + "-" +
-                                    std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+        static_member
+            ? name_
+            : name_ + "-" + std::to_string(::getpid()) + "-" +
+                  std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
   }
   kafka_.group_instance_id = std::move(static_member);
   auto& reg = *t.probe.registry;
   metrics::labels p{{"pipeline", t.spec.name}};
-  assigned_ = &reg.add_gauge("weir_assigned_partitions", "Input partitions assigned to this process.", p);
+  assigned_ =
+      &reg.add_gauge("weir_assigned_partitions", "Input partitions assigned to this process.", p);
   rebalances_ = &reg.add_counter("weir_rebalances_total",
                                  "Partition assignment changes (assigned, revoked or lost).", p);
   auto w = p;
@@ -61,7 +64,9 @@ worker::worker(const topology& t, const kafka::client_settings& kafka, state::da
       "Wall clock minus the lowest watermark of the worker's partitions, in seconds.", w);
 }
 
-worker::~worker() { join(); }
+worker::~worker() {
+  join();
+}
 
 void worker::start(const std::atomic<bool>& stop) {
   thread_ = std::thread([this, &stop] { run(stop); });
@@ -92,10 +97,9 @@ core::status worker::loop(const std::atomic<bool>& stop) {
   producer_ = std::move(*p);
   sink_ = std::make_unique<producer_sink>(*producer_);
   errors_ = std::make_unique<error_reporter>(topology_, sink_.get());
-  kafka::rebalance_listener listener{
-      [this](const auto& tps) { return on_assigned(tps); },
-      [this](const auto& tps, bool lost) { on_revoked(tps, lost); },
-      [this](const std::string& json) { on_statistics(json); }};
+  kafka::rebalance_listener listener{[this](const auto& tps) { return on_assigned(tps); },
+                                     [this](const auto& tps, bool lost) { on_revoked(tps, lost); },
+                                     [this](const std::string& json) { on_statistics(json); }};
   auto c = kafka::make_consumer(kafka_, topology_.spec.name, std::move(listener));
   if (!c) return std::move(c).err();
   consumer_ = std::move(*c);
@@ -217,15 +221,17 @@ std::vector<kafka::partition_offset> worker::on_assigned(
         restoring_.fetch_add(1, std::memory_order_relaxed);
         restoring_gauge_->add(1);
         *start = start->value_or(kafka::from_beginning);
-        core::log::info("replaying to rebuild state",
-                        {{"worker", name_}, {"partition", std::to_string(tp.partition)},
-                         {"from", std::to_string(**start)}, {"until", std::to_string(group)}});
+        core::log::info("replaying to rebuild state", {{"worker", name_},
+                                                       {"partition", std::to_string(tp.partition)},
+                                                       {"from", std::to_string(**start)},
+                                                       {"until", std::to_string(group)}});
       }
     }
     std::string from = *start ? std::to_string(**start) : "committed offset";
-    core::log::info("partition assigned",
-                    {{"worker", name_}, {"topic", tp.topic}, {"partition", std::to_string(tp.partition)},
-                     {"start", from}});
+    core::log::info("partition assigned", {{"worker", name_},
+                                           {"topic", tp.topic},
+                                           {"partition", std::to_string(tp.partition)},
+                                           {"start", from}});
     starts.push_back({tp, start->value_or(kafka::use_committed)});
     tasks_[tp.partition] = std::move(t);
     assigned_->add(1);
@@ -240,13 +246,15 @@ void worker::on_revoked(const std::vector<kafka::topic_partition>& tps, bool los
   }
   rebalances_->inc();
   for (const auto& tp : tps) {
-    if (auto it = tasks_.find(tp.partition); it != tasks_.end() && it->second->replaying(it->second->next_offset())) {
+    if (auto it = tasks_.find(tp.partition);
+        it != tasks_.end() && it->second->replaying(it->second->next_offset())) {
       restore_done(tp.partition);
     }
     if (tasks_.erase(tp.partition)) assigned_->add(-1);
     if (auto it = consumer_lag_.find(tp.partition); it != consumer_lag_.end()) it->second->set(0);
-    core::log::info(lost ? "partition lost" : "partition revoked",
-                    {{"worker", name_}, {"topic", tp.topic}, {"partition", std::to_string(tp.partition)}});
+    core::log::info(
+        lost ? "partition lost" : "partition revoked",
+        {{"worker", name_}, {"topic", tp.topic}, {"partition", std::to_string(tp.partition)}});
   }
 }
 

@@ -20,9 +20,9 @@ class memory_store final : public store {
     if (it == data_.end()) return std::optional<std::string>{};
     return std::optional<std::string>{it->second};
   }
-  core::status scan(std::string_view prefix,
-                    const std::function<bool(std::string_view, std::string_view)>& fn)
-      const override {
+  core::status scan(
+      std::string_view prefix,
+      const std::function<bool(std::string_view, std::string_view)>& fn) const override {
     std::vector<std::pair<std::string, std::string>> copy;
     {
       std::lock_guard lock(mu_);
@@ -85,9 +85,7 @@ class memory_database final : public database {
   }
 
  private:
-  memory_store& mutable_store(const store& s) {
-    return *stores_.at(s.name());
-  }
+  memory_store& mutable_store(const store& s) { return *stores_.at(s.name()); }
   std::mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<memory_store>> stores_;
   std::map<std::string, std::string> progress_;
@@ -95,6 +93,8 @@ class memory_database final : public database {
 
 }  // namespace
 
-std::unique_ptr<database> open_memory() { return std::make_unique<memory_database>(); }
+std::unique_ptr<database> open_memory() {
+  return std::make_unique<memory_database>();
+}
 
 }  // namespace weir::state

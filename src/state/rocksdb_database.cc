@@ -39,9 +39,9 @@ class rocksdb_store final : public store {
     return std::optional<std::string>{std::move(v)};
   }
 
-  core::status scan(std::string_view prefix,
-                    const std::function<bool(std::string_view, std::string_view)>& fn)
-      const override {
+  core::status scan(
+      std::string_view prefix,
+      const std::function<bool(std::string_view, std::string_view)>& fn) const override {
     rocksdb::ReadOptions ro;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_));
     for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
@@ -73,7 +73,8 @@ class rocksdb_database final : public database {
                                                       const rocksdb_options& limits) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
-    if (ec) return core::error{core::errc::state, "cannot create state dir " + dir + ": " + ec.message()};
+    if (ec)
+      return core::error{core::errc::state, "cannot create state dir " + dir + ": " + ec.message()};
     rocksdb::DBOptions options;
     options.create_if_missing = true;
     options.create_missing_column_families = true;
@@ -108,7 +109,8 @@ class rocksdb_database final : public database {
 
   core::result<store*> open_store(const std::string& name) override {
     std::lock_guard lock(mu_);
-    if (auto it = stores_.find(name); it != stores_.end()) return static_cast<store*>(it->second.get());
+    if (auto it = stores_.find(name); it != stores_.end())
+      return static_cast<store*>(it->second.get());
     rocksdb::ColumnFamilyHandle* h = nullptr;
     auto s = db_->CreateColumnFamily(family_options(), name, &h);
     if (!s.ok()) return state_error("creating store " + name, s);

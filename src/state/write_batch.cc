@@ -17,17 +17,20 @@ void write_batch::put_progress(const partition_id& p, const progress& pr) {
 }
 
 void append_u32(std::string& out, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
 void append_i64_ordered(std::string& out, std::int64_t v) {
   auto u = static_cast<std::uint64_t>(v) ^ (std::uint64_t{1} << 63);
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((u >> shift) & 0xff));
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((u >> shift) & 0xff));
 }
 
 std::int64_t read_i64_ordered(std::string_view in) {
   std::uint64_t u = 0;
-  for (int i = 0; i < 8; ++i) u = (u << 8) | static_cast<unsigned char>(in[static_cast<std::size_t>(i)]);
+  for (int i = 0; i < 8; ++i)
+    u = (u << 8) | static_cast<unsigned char>(in[static_cast<std::size_t>(i)]);
   return static_cast<std::int64_t>(u ^ (std::uint64_t{1} << 63));
 }
 

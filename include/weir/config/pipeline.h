@@ -27,19 +27,19 @@ struct event_time_spec {
 struct source_spec {
   std::vector<std::string> topics;
   mark at;
-  std::vector<std::string> partitioned_by;  // field paths
+  std::vector<std::string> partitioned_by;    // field paths
   std::optional<event_time_spec> event_time;  // nullopt: the Kafka timestamp
   core::millis max_out_of_orderness = 0;
   core::millis idle_timeout = 30'000;  // 0: off
 };
 
 struct step_spec {
-  std::string kind;                 // filter, window, ...
-  std::optional<std::string> id;    // required for stateful steps
-  std::string name;                 // id, or "<kind>-<position>" for metrics
-  mark at;                          // the step's entry in the list
-  const node* body = nullptr;       // the value under the kind key
-  const node* entry = nullptr;      // the whole step map
+  std::string kind;               // filter, window, ...
+  std::optional<std::string> id;  // required for stateful steps
+  std::string name;               // id, or "<kind>-<position>" for metrics
+  mark at;                        // the step's entry in the list
+  const node* body = nullptr;     // the value under the kind key
+  const node* entry = nullptr;    // the whole step map
 };
 
 struct sink_spec {

@@ -42,9 +42,9 @@ class side_output {
 // What a step instance gets from its task.
 struct task_context {
   std::int32_t partition = 0;
-  std::string key_prefix;          // prefix of this partition's keys in every store
-  state::store* store = nullptr;   // the step's store; null for stateless steps
-  side_output* side = nullptr;     // never null in a running task
+  std::string key_prefix;         // prefix of this partition's keys in every store
+  state::store* store = nullptr;  // the step's store; null for stateless steps
+  side_output* side = nullptr;    // never null in a running task
 };
 
 // The per-task part of a step: its mutable state. Owned and called by one

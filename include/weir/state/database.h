@@ -37,9 +37,9 @@ class store {
   virtual core::result<std::optional<std::string>> get(std::string_view key) const = 0;
   // Calls `fn` for each entry whose key starts with `prefix`, in key order;
   // stops early when `fn` returns false.
-  virtual core::status scan(std::string_view prefix,
-                            const std::function<bool(std::string_view key, std::string_view value)>&
-                                fn) const = 0;
+  virtual core::status scan(
+      std::string_view prefix,
+      const std::function<bool(std::string_view key, std::string_view value)>& fn) const = 0;
 };
 
 // The changes of one checkpoint, applied atomically by database::write.

@@ -57,7 +57,8 @@ processing: {commit_interval: 500ms}
 }
 
 TEST_CASE("unknown keys are errors with their position and the known keys") {
-  auto p = problems("pipeline: x\nsource: {topic: a, partition_by: b}\nsink: {topic: o}\nextra: 1\n");
+  auto p =
+      problems("pipeline: x\nsource: {topic: a, partition_by: b}\nsink: {topic: o}\nextra: 1\n");
   REQUIRE(p.size() == 2);
   CHECK(p[0] ==
         "p.yaml:2:20: unknown key 'partition_by' in source (expected one of: topic, topics, "
@@ -75,8 +76,10 @@ sink: {}
 processing: {commit_interval: 1x}
 )");
   REQUIRE(p.size() == 5);
-  CHECK(p[0] == "p.yaml:1:11: pipeline name 'bad name' may only hold letters, digits, '-', '_' and '.'");
-  CHECK(p[1] == "p.yaml:4:35: event_time.format must be epoch_ms, epoch_s or iso8601, found 'epoch_us'");
+  CHECK(p[0] ==
+        "p.yaml:1:11: pipeline name 'bad name' may only hold letters, digits, '-', '_' and '.'");
+  CHECK(p[1] ==
+        "p.yaml:4:35: event_time.format must be epoch_ms, epoch_s or iso8601, found 'epoch_us'");
   CHECK(p[2] ==
         "p.yaml:5:37: watermark.max_out_of_orderness: invalid duration '5 seconds': unknown unit ' "
         "seconds'");
@@ -116,7 +119,9 @@ TEST_CASE("environment variables are interpolated") {
   CHECK(spec->source.topics[0] == "payments");
   CHECK(spec->sink.topic == "alerts");
 
-  auto p = problems("pipeline: x\nsource: {topic: '${WEIR_TEST_UNSET}'}\nsink: {topic: '${WEIR_TEST_UNSET:?set the sink}'}\n");
+  auto p = problems(
+      "pipeline: x\nsource: {topic: '${WEIR_TEST_UNSET}'}\nsink: {topic: '${WEIR_TEST_UNSET:?set "
+      "the sink}'}\n");
   REQUIRE(p.size() == 2);
   CHECK(p[0] == "p.yaml:2:17: ${WEIR_TEST_UNSET}: environment variable WEIR_TEST_UNSET is not set");
   CHECK(p[1] == "p.yaml:3:15: ${WEIR_TEST_UNSET:?set the sink}: set the sink");
@@ -138,5 +143,7 @@ TEST_CASE("features of later releases are rejected with a clear reason") {
       "processing: {guarantee: exactly_twice}\n");
   REQUIRE(p.size() == 2);
   CHECK(p[0] == "p.yaml:2:46: watermark.idle_timeout must be positive, or off");
-  CHECK(p[1] == "p.yaml:4:25: processing.guarantee must be at_least_once or exactly_once, found 'exactly_twice'");
+  CHECK(p[1] ==
+        "p.yaml:4:25: processing.guarantee must be at_least_once or exactly_once, found "
+        "'exactly_twice'");
 }

@@ -90,8 +90,9 @@ TEST_CASE("tumbling windows are aligned to the epoch and close at end + lateness
   CHECK(f.out.times[0] == 9999);
   w->on_watermark(100000, f.out);
   REQUIRE(f.out.values.size() == 3);
-  CHECK(f.out.values[2] ==
-        R"({"user":"a","window_start":10000,"window_end":20000,"n":1,"s":7,"lo":7,"hi":7,"mean":7})");
+  CHECK(
+      f.out.values[2] ==
+      R"({"user":"a","window_start":10000,"window_end":20000,"n":1,"s":7,"lo":7,"hi":7,"mean":7})");
 }
 
 TEST_CASE("late records never change a closed window and are counted") {
@@ -104,8 +105,9 @@ TEST_CASE("late records never change a closed window and are counted") {
   f.push(*w, R"({"user":"a","x":1000})", 9500);  // window closed: late
   w->on_watermark(50000, f.out);
   REQUIRE(f.out.values.size() == 1);
-  CHECK(f.out.values[0] ==
-        R"({"user":"a","window_start":0,"window_end":10000,"n":2,"s":101,"lo":1,"hi":100,"mean":50.5})");
+  CHECK(
+      f.out.values[0] ==
+      R"({"user":"a","window_start":0,"window_end":10000,"n":2,"s":101,"lo":1,"hi":100,"mean":50.5})");
   CHECK(f.registry.render().find("weir_late_records_total{pipeline=\"p\",step=\"w\"} 1") !=
         std::string::npos);
 }
@@ -126,8 +128,9 @@ TEST_CASE("null arguments are skipped; a window of nulls sums to null") {
   f.push(*w, R"({"user":"a","x":null})", 2);
   w->on_watermark(12000, f.out);
   REQUIRE(f.out.values.size() == 1);
-  CHECK(f.out.values[0] ==
-        R"({"user":"a","window_start":0,"window_end":10000,"n":2,"s":null,"lo":null,"hi":null,"mean":null})");
+  CHECK(
+      f.out.values[0] ==
+      R"({"user":"a","window_start":0,"window_end":10000,"n":2,"s":null,"lo":null,"hi":null,"mean":null})");
 }
 
 TEST_CASE("a non-numeric argument is a type error that leaves state unchanged") {
@@ -168,8 +171,9 @@ TEST_CASE("state survives a checkpoint and a restore") {
   REQUIRE(f.out.values.size() == 2);
   CHECK(f.out.values[0] ==
         R"({"user":"a","window_start":0,"window_end":10000,"n":2,"s":3,"lo":1,"hi":2,"mean":1.5})");
-  CHECK(f.out.values[1] ==
-        R"({"user":"b","window_start":10000,"window_end":20000,"n":1,"s":5,"lo":5,"hi":5,"mean":5})");
+  CHECK(
+      f.out.values[1] ==
+      R"({"user":"b","window_start":10000,"window_end":20000,"n":1,"s":5,"lo":5,"hi":5,"mean":5})");
   // Closed windows are erased from the store at the next checkpoint.
   state::write_batch b;
   w->checkpoint(b);
@@ -181,7 +185,9 @@ TEST_CASE("state survives a checkpoint and a restore") {
 }
 
 TEST_CASE("window configuration errors carry positions") {
-  fixture f("{group_by: [user], tumbling: 10 s, aggregate: {n: \"count(x, y)\", m: p99(x), o: sum(\"a\")}}");
+  fixture f(
+      "{group_by: [user], tumbling: 10 s, aggregate: {n: \"count(x, y)\", m: p99(x), o: "
+      "sum(\"a\")}}");
   CHECK_FALSE(f.step);
   auto p = f.problems();
   REQUIRE(p.size() == 4);
@@ -197,7 +203,8 @@ TEST_CASE("grouping not covered by partitioned_by is refused on several partitio
   fixture multi("{group_by: [page], tumbling: 1s, aggregate: {n: count()}}", 3);
   CHECK_FALSE(multi.step);
   REQUIRE(multi.problems().size() == 1);
-  CHECK(multi.problems()[0].rfind("w.yaml:5:24: group_by is not covered by source.partitioned_by", 0) == 0);
+  CHECK(multi.problems()[0].rfind("w.yaml:5:24: group_by is not covered by source.partitioned_by",
+                                  0) == 0);
   fixture unknown("{group_by: [page], tumbling: 1s, aggregate: {n: count()}}", std::nullopt);
   CHECK_FALSE(unknown.step);
   fixture single("{group_by: [page], tumbling: 1s, aggregate: {n: count()}}", 1);
@@ -217,13 +224,16 @@ TEST_CASE("stateful steps need an id") {
   CHECK_FALSE(ops::build_step(spec->steps[0], ctx, diag));
   CHECK_FALSE(ops::build_step(spec->steps[1], ctx, diag));
   REQUIRE(diag.list().size() == 2);
-  CHECK(diag.list()[0].format().rfind("w.yaml:4:5: window steps keep state and need a stable 'id'", 0) == 0);
-  CHECK(diag.list()[1].format() == "w.yaml:5:5: unknown step kind 'frobnicate' (known: filter, map, explode, dedupe, window)");
+  CHECK(diag.list()[0].format().rfind("w.yaml:4:5: window steps keep state and need a stable 'id'",
+                                      0) == 0);
+  CHECK(diag.list()[1].format() ==
+        "w.yaml:5:5: unknown step kind 'frobnicate' (known: filter, map, explode, dedupe, window)");
 }
 
 namespace {
 // Pushes (user, x, time) records and closes everything with a far watermark.
-std::vector<std::string> run_all(fixture& f, std::initializer_list<std::pair<core::millis, int>> recs,
+std::vector<std::string> run_all(fixture& f,
+                                 std::initializer_list<std::pair<core::millis, int>> recs,
                                  core::millis final_wm = 1'000'000) {
   auto w = f.instance();
   for (auto [t, x] : recs) f.push(*w, R"({"user":"a","x":)" + std::to_string(x) + "}", t);
@@ -233,7 +243,8 @@ std::vector<std::string> run_all(fixture& f, std::initializer_list<std::pair<cor
 }  // namespace
 
 TEST_CASE("hopping windows: every [k*advance, k*advance + size) containing the record") {
-  fixture f("{group_by: [user], hopping: {size: 10s, advance: 5s}, aggregate: {n: count(), s: sum(x)}}");
+  fixture f(
+      "{group_by: [user], hopping: {size: 10s, advance: 5s}, aggregate: {n: count(), s: sum(x)}}");
   REQUIRE(f.problems().empty());
   auto out = run_all(f, {{1000, 1}, {6000, 2}, {12000, 4}});
   REQUIRE(out.size() == 4);
@@ -256,7 +267,8 @@ TEST_CASE("hopping windows close one by one; a record is dropped only from close
   CHECK(f.out.values[1] == R"({"user":"a","window_start":5000,"window_end":15000,"s":11})");
   f.push(*w, R"({"user":"a","x":10})", 8000);  // every window closed: late
   CHECK(f.side.records.empty());
-  CHECK(f.registry.render().find("weir_late_records_total{pipeline=\"p\",step=\"w\"} 1") != std::string::npos);
+  CHECK(f.registry.render().find("weir_late_records_total{pipeline=\"p\",step=\"w\"} 1") !=
+        std::string::npos);
 }
 
 TEST_CASE("sliding windows: the Kafka Streams example gives five windows") {
@@ -315,7 +327,8 @@ TEST_CASE("session windows: records within gap join; a record can merge two sess
   f.push(*w, R"({"user":"a","x":100})", 18000);
   w->on_watermark(100000, f.out);
   CHECK(f.out.values.size() == 2);
-  CHECK(f.registry.render().find("weir_late_records_total{pipeline=\"p\",step=\"w\"} 1") != std::string::npos);
+  CHECK(f.registry.render().find("weir_late_records_total{pipeline=\"p\",step=\"w\"} 1") !=
+        std::string::npos);
 }
 
 TEST_CASE("late records go unchanged to the late topic") {
@@ -342,7 +355,9 @@ TEST_CASE("late records go unchanged to the late topic") {
 }
 
 TEST_CASE("emit on_watermark: on-time result, one correction per late record, then final") {
-  fixture f("{group_by: [user], tumbling: 10s, allowed_lateness: 5s, aggregate: {s: sum(x)}, emit: on_watermark}");
+  fixture f(
+      "{group_by: [user], tumbling: 10s, allowed_lateness: 5s, aggregate: {s: sum(x)}, emit: "
+      "on_watermark}");
   REQUIRE(f.problems().empty());
   auto w = f.instance();
   f.push(*w, R"({"user":"a","x":1})", 1000);
@@ -350,16 +365,20 @@ TEST_CASE("emit on_watermark: on-time result, one correction per late record, th
   f.push(*w, R"({"user":"a","x":2})", 2000);
   w->on_watermark(15000, f.out);
   REQUIRE(f.out.values.size() == 3);
-  CHECK(f.out.values[0] == R"({"user":"a","window_start":0,"window_end":10000,"s":1,"revision":1,"final":false})");
-  CHECK(f.out.values[1] == R"({"user":"a","window_start":0,"window_end":10000,"s":3,"revision":2,"final":false})");
-  CHECK(f.out.values[2] == R"({"user":"a","window_start":0,"window_end":10000,"s":3,"revision":3,"final":true})");
+  CHECK(f.out.values[0] ==
+        R"({"user":"a","window_start":0,"window_end":10000,"s":1,"revision":1,"final":false})");
+  CHECK(f.out.values[1] ==
+        R"({"user":"a","window_start":0,"window_end":10000,"s":3,"revision":2,"final":false})");
+  CHECK(f.out.values[2] ==
+        R"({"user":"a","window_start":0,"window_end":10000,"s":3,"revision":3,"final":true})");
 }
 
 TEST_CASE("emit on_watermark without lateness emits one final result") {
   fixture f("{group_by: [user], tumbling: 10s, aggregate: {s: sum(x)}, emit: on_watermark}");
   auto out = run_all(f, {{1000, 1}});
   REQUIRE(out.size() == 1);
-  CHECK(out[0] == R"({"user":"a","window_start":0,"window_end":10000,"s":1,"revision":1,"final":true})");
+  CHECK(out[0] ==
+        R"({"user":"a","window_start":0,"window_end":10000,"s":1,"revision":1,"final":true})");
 }
 
 TEST_CASE("emit changes: the latest result of changed windows every interval, then final") {
@@ -373,15 +392,18 @@ TEST_CASE("emit changes: the latest result of changed windows every interval, th
   CHECK(f.out.values.empty());
   w->on_tick(1000, f.out);
   REQUIRE(f.out.values.size() == 1);
-  CHECK(f.out.values[0] == R"({"user":"a","window_start":0,"window_end":10000,"s":3,"revision":1,"final":false})");
+  CHECK(f.out.values[0] ==
+        R"({"user":"a","window_start":0,"window_end":10000,"s":3,"revision":1,"final":false})");
   w->on_tick(2000, f.out);  // nothing changed
   CHECK(f.out.values.size() == 1);
   f.push(*w, R"({"user":"a","x":4})", 3000);
   w->on_tick(3000, f.out);
   w->on_watermark(10000, f.out);
   REQUIRE(f.out.values.size() == 3);
-  CHECK(f.out.values[1] == R"({"user":"a","window_start":0,"window_end":10000,"s":7,"revision":2,"final":false})");
-  CHECK(f.out.values[2] == R"({"user":"a","window_start":0,"window_end":10000,"s":7,"revision":3,"final":true})");
+  CHECK(f.out.values[1] ==
+        R"({"user":"a","window_start":0,"window_end":10000,"s":7,"revision":2,"final":false})");
+  CHECK(f.out.values[2] ==
+        R"({"user":"a","window_start":0,"window_end":10000,"s":7,"revision":3,"final":true})");
 }
 
 TEST_CASE("every window kind survives checkpoint and restore") {
@@ -391,7 +413,8 @@ TEST_CASE("every window kind survives checkpoint and restore") {
     REQUIRE(f.problems().empty());
     std::vector<std::string> expected;
     {
-      fixture g(std::string("{group_by: [user], ") + kind + ", aggregate: {n: count(), s: sum(x)}}");
+      fixture g(std::string("{group_by: [user], ") + kind +
+                ", aggregate: {n: count(), s: sum(x)}}");
       expected = run_all(g, {{1000, 1}, {3000, 2}, {6000, 4}, {8000, 8}});
     }
     {

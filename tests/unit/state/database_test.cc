@@ -25,10 +25,12 @@ void exercise(database& db) {
   REQUIRE(db.write(b).ok());
 
   std::vector<std::string> seen;
-  REQUIRE((*s)->scan(partition_prefix(0), [&](auto k, auto v) {
-    seen.push_back(std::string(k.substr(4)) + "=" + std::string(v));
-    return true;
-  }).ok());
+  REQUIRE((*s)->scan(partition_prefix(0),
+                     [&](auto k, auto v) {
+                       seen.push_back(std::string(k.substr(4)) + "=" + std::string(v));
+                       return true;
+                     })
+              .ok());
   CHECK(seen == std::vector<std::string>{"a=1", "b=2"});
   auto pr = db.read_progress({"pipe", "in", 0});
   REQUIRE(pr.ok());
