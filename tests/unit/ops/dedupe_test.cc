@@ -1,18 +1,16 @@
 #include <catch2/catch.hpp>
 
+#include "support/ops_collect.h"
 #include "weir/config/pipeline.h"
 #include "weir/core/json.h"
 #include "weir/ops/step.h"
 #include "weir/state/database.h"
 
 using namespace weir;
+using test::collect;
+using test::side_collect;
 
 namespace {
-
-struct collect final : ops::emitter {
-  std::vector<std::string> values;
-  void emit(ops::event&& e) override { values.push_back(core::to_json(e.value)); }
-};
 
 struct no_side final : ops::side_output {
   void write(core::output_record&&) override {}

@@ -1,23 +1,15 @@
 #include <catch2/catch.hpp>
 
+#include "support/ops_collect.h"
 #include "weir/config/pipeline.h"
 #include "weir/core/json.h"
 #include "weir/ops/step.h"
 
 using namespace weir;
+using test::collect;
+using test::side_collect;
 
 namespace {
-
-struct collect final : ops::emitter {
-  std::vector<std::string> values;
-  std::vector<std::optional<std::string>> keys;
-  std::vector<core::millis> times;
-  void emit(ops::event&& e) override {
-    values.push_back(core::to_json(e.value));
-    keys.push_back(e.key);
-    times.push_back(e.time);
-  }
-};
 
 // One stateless step built from the YAML of its list entry.
 struct fixture {

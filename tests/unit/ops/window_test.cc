@@ -1,29 +1,16 @@
 #include <catch2/catch.hpp>
 
+#include "support/ops_collect.h"
 #include "weir/config/pipeline.h"
 #include "weir/core/json.h"
 #include "weir/ops/step.h"
 #include "weir/state/database.h"
 
 using namespace weir;
+using test::collect;
+using test::side_collect;
 
 namespace {
-
-struct collect final : ops::emitter {
-  std::vector<std::string> values;
-  std::vector<std::optional<std::string>> keys;
-  std::vector<core::millis> times;
-  void emit(ops::event&& e) override {
-    values.push_back(core::to_json(e.value));
-    keys.push_back(e.key);
-    times.push_back(e.time);
-  }
-};
-
-struct side_collect final : ops::side_output {
-  std::vector<core::output_record> records;
-  void write(core::output_record&& r) override { records.push_back(std::move(r)); }
-};
 
 // One window step built from YAML, with its own in-memory store.
 struct fixture {
