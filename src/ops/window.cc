@@ -354,7 +354,13 @@ core::status window_instance::process(event&& e, emitter& out) {
     if (auto st = a.check(*v); !st) return st;
     args_[i] = std::move(*v);
   }
-  std::string gj = core::to_json(core::value{group});
+  // The group key as a JSON array, written without copying the group.
+  std::string gj = "[";
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    if (i) gj.push_back(',');
+    core::write_json(group[i], gj);
+  }
+  gj.push_back(']');
   core::status st;
   switch (s_.kind) {
     case window_kind::tumbling:
