@@ -79,8 +79,11 @@ core::result<std::unique_ptr<RdKafka::Conf>> make_conf(
 
 class rdkafka_message final : public message {
  public:
-  explicit rdkafka_message(std::unique_ptr<RdKafka::Message> m) : m_(std::move(m)) {
-    view_.topic = m_->topic_name();
+  explicit rdkafka_message(std::unique_ptr<RdKafka::Message> m)
+      : m_(std::move(m)), topic_(m_->topic_name()) {
+    // Message::topic_name() returns a string by value: the view points into
+    // the copy kept here, never into that temporary.
+    view_.topic = topic_;
     view_.partition = m_->partition();
     view_.offset = m_->offset();
     view_.timestamp_ms = m_->timestamp().timestamp;
@@ -109,6 +112,7 @@ class rdkafka_message final : public message {
 
  private:
   std::unique_ptr<RdKafka::Message> m_;
+  std::string topic_;
   std::vector<RdKafka::Headers::Header> headers_;
   std::vector<std::string> keys_;
   core::record_view view_;
