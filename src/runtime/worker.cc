@@ -163,7 +163,11 @@ core::status worker::checkpoint(std::optional<std::chrono::milliseconds> flush_l
   std::vector<kafka::partition_offset> offsets;
   for (auto& [partition, t] : tasks_) {
     t->checkpoint(batch);
-    if (t->next_offset() >= 0) {
+    // A task still replaying is behind the group's committed offset, which
+    // already covers what it replays: committing its position would move
+    // that offset back, and whoever resumed from it would write those
+    // outputs a second time.
+    if (t->next_offset() >= 0 && !t->replaying(t->next_offset())) {
       offsets.push_back({{topology_.spec.source.topics.front(), partition}, t->next_offset()});
     }
   }
