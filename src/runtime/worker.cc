@@ -13,7 +13,7 @@ namespace weir::runtime {
 
 // Sends task outputs to the worker's producer; a produce error stops the
 // worker stops at its next checkpoint. While a task replays records whose
-// outputs are already committed (exactly_once recovery), writes are dropped.
+// outputs were already written (recovery of trailing state), writes are dropped.
 class worker::producer_sink final : public record_sink {
  public:
   explicit producer_sink(kafka::producer& p) : producer_(p) {}
@@ -195,18 +195,17 @@ core::status worker::checkpoint(std::optional<std::chrono::milliseconds> flush_l
 std::vector<kafka::partition_offset> worker::on_assigned(
     const std::vector<kafka::topic_partition>& tps) {
   std::vector<kafka::partition_offset> starts;
-  // exactly_once: the group's committed offsets say which outputs are
-  // already committed; local state that trails them is caught up by
-  // replaying its input with outputs dropped.
-  std::vector<kafka::partition_offset> committed;
-  if (exactly_once()) {
-    auto c = consumer_->committed(tps);
-    if (!c) {
-      if (deferred_.ok()) deferred_ = std::move(c).err();
-      return starts;
-    }
-    committed = std::move(*c);
+  // The group's committed offsets say which outputs are already written
+  // (exactly_once: committed in a transaction; at_least_once: flushed before
+  // the offsets were committed). Local state that trails them (a partition
+  // that moved from another process, a lost state directory) is caught up
+  // by replaying its input with outputs dropped.
+  auto c = consumer_->committed(tps);
+  if (!c) {
+    if (deferred_.ok()) deferred_ = std::move(c).err();
+    return starts;
   }
+  const std::vector<kafka::partition_offset> committed = std::move(*c);
   for (const auto& tp : tps) {
     auto t = std::make_unique<task>(topology_, tp.partition, db_, *sink_, *errors_, clock_);
     auto start = t->restore();
@@ -214,22 +213,20 @@ std::vector<kafka::partition_offset> worker::on_assigned(
       if (deferred_.ok()) deferred_ = std::move(start).err();
       continue;
     }
-    if (exactly_once()) {
-      std::int64_t group = kafka::use_committed;
-      for (const auto& c : committed) {
-        if (c.tp == tp) group = c.offset;
-      }
-      if (group >= 0 && (!*start || **start < group)) {
-        // From the local checkpoint, or with no local state from the start.
-        t->replay_until(group);
-        restoring_.fetch_add(1, std::memory_order_relaxed);
-        restoring_gauge_->add(1);
-        *start = start->value_or(kafka::from_beginning);
-        core::log::info("replaying to rebuild state", {{"worker", name_},
-                                                       {"partition", std::to_string(tp.partition)},
-                                                       {"from", std::to_string(**start)},
-                                                       {"until", std::to_string(group)}});
-      }
+    std::int64_t group = kafka::use_committed;
+    for (const auto& o : committed) {
+      if (o.tp == tp) group = o.offset;
+    }
+    if (group >= 0 && (!*start || **start < group)) {
+      // From the local checkpoint, or with no local state from the start.
+      t->replay_until(group);
+      restoring_.fetch_add(1, std::memory_order_relaxed);
+      restoring_gauge_->add(1);
+      *start = start->value_or(kafka::from_beginning);
+      core::log::info("replaying to rebuild state", {{"worker", name_},
+                                                     {"partition", std::to_string(tp.partition)},
+                                                     {"from", std::to_string(**start)},
+                                                     {"until", std::to_string(group)}});
     }
     std::string from = *start ? std::to_string(**start) : "committed offset";
     core::log::info("partition assigned", {{"worker", name_},

@@ -75,9 +75,9 @@ class task {
   // Adds the state changed since the last checkpoint and the progress.
   void checkpoint(state::write_batch& batch);
 
-  // exactly_once recovery: records before `offset` were already processed in
-  // a committed transaction; they are processed again to rebuild the state,
-  // and what they write is dropped.
+  // Recovery of state that trails the group's committed offset: records
+  // before `offset` were already processed and their outputs written; they
+  // are processed again to rebuild the state, and what they write is dropped.
   void replay_until(std::int64_t offset) noexcept { replay_until_ = offset; }
   bool replaying(std::int64_t offset) const noexcept { return offset < replay_until_; }
 
