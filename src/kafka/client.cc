@@ -310,8 +310,13 @@ class rdkafka_producer final : public producer {
       return core::error{core::errc::internal, err};
     }
     if (s.transactional_id) {
+      // 60 s unless --kafka-property sets it, like every other default here.
+      const bool timeout_given =
+          std::any_of(s.properties.begin(), s.properties.end(),
+                      [](const auto& p) { return p.first == "transaction.timeout.ms"; });
       if ((*conf)->set("transactional.id", *s.transactional_id, err) != RdKafka::Conf::CONF_OK ||
-          (*conf)->set("transaction.timeout.ms", "60000", err) != RdKafka::Conf::CONF_OK) {
+          (!timeout_given &&
+           (*conf)->set("transaction.timeout.ms", "60000", err) != RdKafka::Conf::CONF_OK)) {
         return core::error{core::errc::invalid_config, err};
       }
     }
