@@ -258,12 +258,12 @@ def test_two_worker_threads_share_the_partitions_exactly(tmp_path, bootstrap, we
     assert len(records) == len(want), "a clean run emits each window once"
 
 
-def random_partitions(seed, per_partition, users_per_partition=4):
+def random_partitions(seed, per_partition, users_per_partition=4, partitions=3):
     """Records per partition in offset order: mostly increasing time, some out
     of order within and beyond the bound, some filtered, a few malformed."""
     rng = random.Random(seed)
     parts = {}
-    for p in range(3):
+    for p in range(partitions):
         users = [f"u{p}-{i}" for i in range(users_per_partition)]
         t = BASE
         values = []
