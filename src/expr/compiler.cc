@@ -13,6 +13,7 @@ namespace {
 // One pass over one AST on the compiling thread; keeps the first error.
 class compiler {
  public:
+  explicit compiler(const compile_env& env) : env_(env) {}
   std::optional<syntax_error> error;
 
   node_ptr build(const ast& n) {
@@ -131,7 +132,7 @@ class compiler {
       auto call = std::make_unique<call_node>(*f, n.static_type, std::move(args));
       return fold(std::move(call), n, c && f->foldable);
     }
-    build_result built = f->build(*f, n.static_type, std::move(args));
+    build_result built = f->build(*f, n.static_type, std::move(args), env_);
     if (auto* e = std::get_if<build_error>(&built)) {
       return fail(n.children[e->arg]->begin, std::move(e->message));
     }
@@ -163,12 +164,14 @@ class compiler {
     }
     return fold(std::move(out), n, c);
   }
+
+  const compile_env& env_;
 };
 
 }  // namespace
 
-std::variant<node_ptr, syntax_error> compile_tree(const ast& checked) {
-  compiler c;
+std::variant<node_ptr, syntax_error> compile_tree(const ast& checked, const compile_env& env) {
+  compiler c(env);
   auto root = c.build(checked);
   if (c.error) return std::move(*c.error);
   return root;

@@ -8,19 +8,21 @@
 namespace weir::expr {
 namespace {
 
-std::variant<std::shared_ptr<const node>, syntax_error> build(ast& tree) {
+std::variant<std::shared_ptr<const node>, syntax_error> build(ast& tree,
+                                                              const table_catalog* tables) {
   if (auto e = check(tree)) return std::move(*e);
-  auto root = compile_tree(tree);
+  auto root = compile_tree(tree, compile_env{tables});
   if (auto* e = std::get_if<syntax_error>(&root)) return std::move(*e);
   return std::shared_ptr<const node>(std::get<node_ptr>(std::move(root)));
 }
 
 }  // namespace
 
-std::variant<expression, syntax_error> expression::compile(std::string_view source) {
+std::variant<expression, syntax_error> expression::compile(std::string_view source,
+                                                           const table_catalog* tables) {
   auto parsed = parse(source);
   if (auto* e = std::get_if<syntax_error>(&parsed)) return std::move(*e);
-  auto root = build(*std::get<std::unique_ptr<ast>>(parsed));
+  auto root = build(*std::get<std::unique_ptr<ast>>(parsed), tables);
   if (auto* e = std::get_if<syntax_error>(&root)) return std::move(*e);
   return expression(std::get<std::shared_ptr<const node>>(std::move(root)), std::string(source));
 }
@@ -64,14 +66,15 @@ std::optional<std::string> expression::path_name() const {
   return out;
 }
 
-std::variant<call, syntax_error> compile_call(std::string_view source) {
+std::variant<call, syntax_error> compile_call(std::string_view source,
+                                              const table_catalog* tables) {
   auto parsed = parse_call(source);
   if (auto* e = std::get_if<syntax_error>(&parsed)) return std::move(*e);
   ast& tree = *std::get<std::unique_ptr<ast>>(parsed);
   call out;
   out.name = tree.name;
   for (auto& arg : tree.children) {
-    auto root = build(*arg);
+    auto root = build(*arg, tables);
     if (auto* e = std::get_if<syntax_error>(&root)) return std::move(*e);
     out.args.push_back(expression(std::get<std::shared_ptr<const node>>(std::move(root)),
                                   std::string(source.substr(arg->begin, arg->end - arg->begin))));

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "expr/lookup.h"
 #include "expr/regex.h"
 #include "expr/time_format.h"
 #include "weir/core/json.h"
@@ -298,12 +299,14 @@ type if_type(std::span<const type> args) {
   return join(args[1], args[2]);
 }
 
-build_result build_if(const function_def&, type result, std::vector<node_ptr> args) {
+build_result build_if(const function_def&, type result, std::vector<node_ptr> args,
+                      const compile_env&) {
   return std::make_unique<if_node>(result, std::move(args[0]), std::move(args[1]),
                                    std::move(args[2]));
 }
 
-build_result build_coalesce(const function_def&, type result, std::vector<node_ptr> args) {
+build_result build_coalesce(const function_def&, type result, std::vector<node_ptr> args,
+                            const compile_env&) {
   return std::make_unique<coalesce_node>(result, std::move(args));
 }
 
@@ -553,6 +556,18 @@ const function_def functions[] = {
      0,
      check_format_literal},
     {"hash", 1, 1, {mask_all, 0, 0}, true, fixed<type::number>, fn_hash, nullptr},
+    {"lookup",
+     2,
+     2,
+     {str, mask_all, mask_all},
+     true,
+     fixed<type::object>,
+     nullptr,
+     build_lookup,
+     false,
+     1,
+     nullptr,
+     false},
 };
 
 }  // namespace
@@ -566,7 +581,6 @@ const function_def* find_function(std::string_view name) noexcept {
 
 std::string unknown_function_message(std::string_view name) {
   std::string out = "unknown function '" + std::string(name) + "'";
-  if (name == "lookup") out += ": tables are not supported yet";
   return out;
 }
 

@@ -14,12 +14,19 @@
 #include "expr/types.h"
 #include "weir/core/result.h"
 #include "weir/core/value.h"
+#include "weir/expr/table.h"
 
 namespace weir::expr {
 
 constexpr std::size_t unlimited_args = std::numeric_limits<std::size_t>::max();
 
 struct function_def;
+
+// What a build hook may bind a call to at compile time: the pipeline's tables
+// (null when the expression is compiled without any).
+struct compile_env {
+  const table_catalog* tables = nullptr;
+};
 
 // Why a build hook rejected a call: the argument at fault (its source offset
 // is where the error points) and the message.
@@ -47,7 +54,8 @@ struct function_def {
   type (*result)(std::span<const type> args);
   core::status (*eval)(const function_def& self, std::span<const core::value* const> args,
                        core::value& out);
-  build_result (*build)(const function_def& self, type result, std::vector<node_ptr> args);
+  build_result (*build)(const function_def& self, type result, std::vector<node_ptr> args,
+                        const compile_env& env);
   // When set, the non-null arguments must all have the same type.
   bool same_type_args = false;
   // Bit i set: argument i must be written as a string literal (a pattern).

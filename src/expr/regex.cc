@@ -151,15 +151,18 @@ build_result build(const function_def& f, type result, regex_op o, std::vector<n
 
 }  // namespace
 
-build_result build_matches(const function_def& f, type result, std::vector<node_ptr> args) {
+build_result build_matches(const function_def& f, type result, std::vector<node_ptr> args,
+                           const compile_env&) {
   return build(f, result, regex_op::matches, std::move(args));
 }
 
-build_result build_regex_extract(const function_def& f, type result, std::vector<node_ptr> args) {
+build_result build_regex_extract(const function_def& f, type result, std::vector<node_ptr> args,
+                                 const compile_env&) {
   return build(f, result, regex_op::extract, std::move(args));
 }
 
-build_result build_regex_replace(const function_def& f, type result, std::vector<node_ptr> args) {
+build_result build_regex_replace(const function_def& f, type result, std::vector<node_ptr> args,
+                                 const compile_env&) {
   return build(f, result, regex_op::replace, std::move(args));
 }
 

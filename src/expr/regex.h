@@ -11,8 +11,11 @@ namespace weir::expr {
 // argument 2, a string literal (the checker enforces it), compiled here once;
 // an invalid pattern is a build_error on that argument. RE2 stays inside
 // regex.cc.
-build_result build_matches(const function_def& f, type result, std::vector<node_ptr> args);
-build_result build_regex_extract(const function_def& f, type result, std::vector<node_ptr> args);
-build_result build_regex_replace(const function_def& f, type result, std::vector<node_ptr> args);
+build_result build_matches(const function_def& f, type result, std::vector<node_ptr> args,
+                           const compile_env& env);
+build_result build_regex_extract(const function_def& f, type result, std::vector<node_ptr> args,
+                                 const compile_env& env);
+build_result build_regex_replace(const function_def& f, type result, std::vector<node_ptr> args,
+                                 const compile_env& env);
 
 }  // namespace weir::expr

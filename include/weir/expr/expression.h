@@ -11,6 +11,7 @@
 #include "weir/core/record.h"
 #include "weir/core/result.h"
 #include "weir/core/value.h"
+#include "weir/expr/table.h"
 
 namespace weir::expr {
 
@@ -40,8 +41,11 @@ struct call;
 // evaluate from several threads at once.
 class expression {
  public:
-  // Parses and type-checks `source` (DESIGN.md section 2.3).
-  static std::variant<expression, syntax_error> compile(std::string_view source);
+  // Parses and type-checks `source` (DESIGN.md section 2.3). `lookup("t", k)`
+  // calls are bound to table `t` of `tables`, which must outlive the
+  // expression; without `tables` every lookup is an unknown table.
+  static std::variant<expression, syntax_error> compile(std::string_view source,
+                                                        const table_catalog* tables = nullptr);
 
   // Evaluates against a record. Missing fields are null; arithmetic on null is
   // null; a runtime type error is errc::type_error with a readable message.
@@ -65,7 +69,8 @@ class expression {
   std::optional<std::string> path_name() const;
 
  private:
-  friend std::variant<call, syntax_error> compile_call(std::string_view source);
+  friend std::variant<call, syntax_error> compile_call(std::string_view source,
+                                                       const table_catalog* tables);
 
   expression(std::shared_ptr<const node> root, std::string source)
       : root_(std::move(root)), source_(std::move(source)) {}
@@ -80,6 +85,7 @@ struct call {
   std::vector<expression> args;
   std::vector<std::size_t> arg_offsets;  // offset of each argument in the source
 };
-std::variant<call, syntax_error> compile_call(std::string_view source);
+std::variant<call, syntax_error> compile_call(std::string_view source,
+                                              const table_catalog* tables = nullptr);
 
 }  // namespace weir::expr

@@ -100,7 +100,9 @@ TEST_CASE("checker: function arguments, arity and names") {
   CHECK(compile_error("nope(1)") == "0: unknown function 'nope'");
   CHECK(compile_error("x + count()") == "4: unknown function 'count'");
   CHECK(compile_error("lookup(t, a)") ==
-        "0: unknown function 'lookup': tables are not supported yet");
+        "7: function 'lookup' needs a string literal as argument 1");
+  CHECK(compile_error("lookup(\"t\", a)") ==
+        "7: unknown table 't' (no tables are declared in 'tables:')");
   CHECK(compile_error("now_ms(1)") == "0: function 'now_ms' takes 0 arguments, got 1");
   CHECK(compile_error("matches(a)") == "0: function 'matches' takes 2 arguments, got 1");
   CHECK(compile_error("parse_time()") == "0: function 'parse_time' takes 1 or 2 arguments, got 0");
