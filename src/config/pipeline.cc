@@ -1,5 +1,6 @@
 #include "weir/config/pipeline.h"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -143,6 +144,94 @@ void read_steps(const node& n, diagnostics& d, std::vector<step_spec>& out) {
   }
 }
 
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+void read_table(const node::entry& e, diagnostics& d, const std::string& pipeline_file,
+                std::vector<table_spec>& out) {
+  table_spec t;
+  t.name = e.key.scalar;
+  t.at = e.key.at;
+  if (!valid_name(t.name)) {
+    d.error(e.key.at,
+            "table name '" + t.name + "' may only hold letters, digits, '-', '_' and '.'");
+  }
+  for (const auto& other : out) {
+    if (other.name == t.name) d.error(e.key.at, "duplicate table '" + t.name + "'");
+  }
+  const std::string what = "table '" + t.name + "'";
+  map_reader r(e.val, d, what);
+  if (!r.valid()) return;
+  const node* topic = r.optional("topic");
+  const node* file = r.optional("file");
+  const node* key = r.optional("key");
+  const node* format = r.optional("format");
+  r.finish();
+  if (topic && file) {
+    d.error(file->at, what + " takes either 'topic' or 'file', not both");
+    return;
+  }
+  if (!topic && !file) {
+    d.error(e.val.at, what + " needs 'topic' (a compacted topic) or 'file' (CSV or JSON Lines)");
+    return;
+  }
+  if (key) {
+    if (auto s = read_string(*key, d, what + " key")) {
+      t.key = *s;
+      t.key_at = key->at;
+    }
+  }
+  std::optional<std::string> fmt;
+  if (format) fmt = read_string(*format, d, what + " format");
+  if (topic) {
+    t.source = table_source::topic;
+    if (auto s = read_string(*topic, d, what + " topic")) t.topic = *s;
+    if (fmt && *fmt != "json") {
+      d.error(format->at,
+              what + ": format '" + *fmt + "' is not supported for a topic (supported: json)");
+    }
+  } else {
+    t.source = table_source::file;
+    if (auto s = read_string(*file, d, what + " file")) {
+      t.file = *s;
+      std::filesystem::path p(*s);
+      if (p.is_relative()) p = std::filesystem::path(pipeline_file).parent_path() / p;
+      t.path = p.lexically_normal().string();
+    }
+    if (fmt) {
+      if (*fmt == "csv") {
+        t.file_format = table_file_format::csv;
+      } else if (*fmt == "jsonl") {
+        t.file_format = table_file_format::jsonl;
+      } else {
+        d.error(format->at, what + ": format must be csv or jsonl, found '" + *fmt + "'");
+      }
+    } else if (ends_with(t.file, ".csv")) {
+      t.file_format = table_file_format::csv;
+    } else if (ends_with(t.file, ".jsonl") || ends_with(t.file, ".ndjson")) {
+      t.file_format = table_file_format::jsonl;
+    } else if (!t.file.empty()) {
+      d.error(file->at, what + ": file must end in .csv or .jsonl, or give format: csv or jsonl");
+    }
+    if (!key) d.error(e.val.at, what + " needs 'key': the column (or field) that keys its rows");
+  }
+  out.push_back(std::move(t));
+}
+
+void read_tables(const node& n, diagnostics& d, const std::string& pipeline_file,
+                 std::vector<table_spec>& out) {
+  if (!n.is_map()) {
+    d.error(n.at,
+            "tables must be a map of table names to {topic: ...} or {file: ..., key: ...}, "
+            "found " +
+                std::string(n.kind_description()));
+    return;
+  }
+  for (const auto& e : n.entries) read_table(e, d, pipeline_file, out);
+}
+
 void read_sink(const node& n, diagnostics& d, sink_spec& out) {
   out.at = n.at;
   map_reader r(n, d, "sink");
@@ -234,6 +323,7 @@ std::optional<pipeline_spec> load_pipeline_text(const std::string& text, diagnos
     if (auto s = read_string(*desc, d, "description")) spec.description = *s;
   }
   if (const node* src = r.required("source")) read_source(*src, d, spec.source);
+  if (const node* tables = r.optional("tables")) read_tables(*tables, d, spec.file, spec.tables);
   if (const node* steps = r.optional("steps")) read_steps(*steps, d, spec.steps);
   if (const node* sink = r.required("sink")) read_sink(*sink, d, spec.sink);
   if (const node* proc = r.optional("processing")) read_processing(*proc, d, spec.processing);
@@ -242,6 +332,13 @@ std::optional<pipeline_spec> load_pipeline_text(const std::string& text, diagnos
   spec.tests = r.optional("tests");
   r.finish();
   return spec;
+}
+
+const table_spec* pipeline_spec::find_table(std::string_view name) const noexcept {
+  for (const auto& t : tables) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
 }
 
 std::optional<pipeline_spec> load_pipeline(const std::string& path, diagnostics& d) {

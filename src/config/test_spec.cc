@@ -216,20 +216,88 @@ std::optional<test_action> read_advance_watermark(const node& n, diagnostics& d)
   return out;
 }
 
+// `tables: {NAME: [{key: K, value: {...}}, ...]}`: rows for declared tables.
+std::optional<test_action> read_tables(const node& n, const pipeline_spec& spec, diagnostics& d) {
+  if (!n.is_map()) {
+    d.error(n.at, std::string("tables must be a map of table names to lists of rows "
+                              "({key: k, value: {...}}), found ") +
+                      n.kind_description());
+    return std::nullopt;
+  }
+  set_table_rows out;
+  bool ok = true;
+  for (const auto& e : n.entries) {
+    if (!spec.find_table(e.key.scalar)) {
+      std::string known;
+      for (const auto& t : spec.tables) known += (known.empty() ? "" : ", ") + t.name;
+      d.error(e.key.at, "unknown table '" + e.key.scalar + "' (" +
+                            (known.empty() ? std::string("no tables are declared in 'tables:'")
+                                           : "declared: " + known) +
+                            ")");
+      ok = false;
+      continue;
+    }
+    const node* list = read_list(&e.val, d, "rows of table '" + e.key.scalar + "'");
+    if (!list) {
+      ok = false;
+      continue;
+    }
+    std::vector<table_row> rows;
+    for (const auto& item : list->items) {
+      map_reader r(item, d, "a table row");
+      if (!r.valid()) {
+        ok = false;
+        continue;
+      }
+      table_row row;
+      row.at = item.at;
+      const node* k = r.required("key");
+      const node* v = r.required("value");
+      r.finish();
+      if (!k || !v) {
+        ok = false;
+        continue;
+      }
+      if (!k->is_scalar() || k->scalar.empty()) {
+        d.error(k->at, "a table row's key must be a non-empty scalar");
+        ok = false;
+        continue;
+      }
+      row.key = k->scalar;
+      if (v->is_map()) {
+        row.value = to_value(*v);
+      } else if (!v->is_null()) {
+        d.error(v->at, std::string("a table row's value must be a map, or null to remove the "
+                                   "row, found ") +
+                           v->kind_description());
+        ok = false;
+        continue;
+      }
+      rows.push_back(std::move(row));
+    }
+    out.tables.emplace_back(e.key.scalar, std::move(rows));
+  }
+  if (!ok) return std::nullopt;
+  return test_action{n.at, std::move(out)};
+}
+
 // One item of the sequenced form: exactly one of input, advance_time,
-// advance_watermark_to.
-std::optional<test_action> read_step(const node& n, diagnostics& d) {
+// advance_watermark_to, tables.
+std::optional<test_action> read_step(const node& n, const pipeline_spec& spec, diagnostics& d) {
   map_reader r(n, d, "a test step");
   if (!r.valid()) return std::nullopt;
   const node* input = r.optional("input");
   const node* time = r.optional("advance_time");
   const node* wm = r.optional("advance_watermark_to");
+  const node* tables = r.optional("tables");
   r.finish();
-  int given = (input ? 1 : 0) + (time ? 1 : 0) + (wm ? 1 : 0);
+  int given = (input ? 1 : 0) + (time ? 1 : 0) + (wm ? 1 : 0) + (tables ? 1 : 0);
   if (given > 1 || (given == 0 && n.entries.empty())) {
-    d.error(n.at, "a test step takes exactly one of input, advance_time, advance_watermark_to");
+    d.error(n.at,
+            "a test step takes exactly one of input, advance_time, advance_watermark_to, tables");
   }
   if (given != 1) return std::nullopt;  // with no known key, finish() reported the unknown ones
+  if (tables) return read_tables(*tables, spec, d);
   if (input) {
     if (const node* list = read_list(input, d, "input")) return read_feed(*list, d);
     return std::nullopt;
@@ -252,8 +320,9 @@ std::optional<test_case> read_case(const node& n, const pipeline_spec& spec, dia
   const node* time = r.optional("advance_time");
   const node* wm = r.optional("advance_watermark_to");
   const node* steps = r.optional("steps");
+  // Rows the tables hold before the case's first record.
   if (const node* tables = r.optional("tables")) {
-    d.error(tables->at, "tables are not supported yet");
+    if (auto a = read_tables(*tables, spec, d)) c.actions.push_back(std::move(*a));
   }
   const node* expect = r.required("expect");
   const node* expect_late = r.optional("expect_late");
@@ -267,7 +336,7 @@ std::optional<test_case> read_case(const node& n, const pipeline_spec& spec, dia
   } else if (steps) {
     if (const node* list = read_list(steps, d, "steps")) {
       for (const auto& item : list->items) {
-        if (auto a = read_step(item, d)) c.actions.push_back(std::move(*a));
+        if (auto a = read_step(item, spec, d)) c.actions.push_back(std::move(*a));
       }
     }
   } else {

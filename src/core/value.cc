@@ -64,6 +64,8 @@ const char* errc_name(errc code) noexcept {
       return "type_error";
     case errc::invalid_time:
       return "invalid_time";
+    case errc::table_miss:
+      return "table_miss";
     case errc::invalid_config:
       return "invalid_config";
     case errc::kafka:

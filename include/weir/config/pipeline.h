@@ -56,6 +56,24 @@ struct errors_spec {
   on_error policy = on_error::skip;  // dead_letter when a topic is set
 };
 
+// A table of reference data (DESIGN.md section 2.2 `tables`): the latest row
+// per key of a compacted topic, or the rows of a CSV or JSON Lines file.
+enum class table_source : std::uint8_t { topic, file };
+enum class table_file_format : std::uint8_t { csv, jsonl };
+struct table_spec {
+  std::string name;
+  mark at;  // the table's name in `tables:`
+  table_source source = table_source::topic;
+  // topic: the topic; rows keyed by the record key, or by `key` of the value.
+  std::string topic;
+  // topic: a field of the value (optional); file: the key column (required).
+  std::optional<std::string> key;
+  mark key_at;
+  std::string file;  // as written
+  std::string path;  // `file` resolved against the pipeline file's directory
+  table_file_format file_format = table_file_format::csv;
+};
+
 struct processing_spec {
   core::millis commit_interval = 1000;
   guarantee delivery = guarantee::at_least_once;
@@ -67,11 +85,13 @@ struct pipeline_spec {
   mark name_at;
   std::string description;
   source_spec source;
+  std::vector<table_spec> tables;
   std::vector<step_spec> steps;
   sink_spec sink;
   processing_spec processing;
   errors_spec errors;
-  const node* tests = nullptr;       // inline test cases, read by config/test_spec.h
+  const node* tests = nullptr;  // inline test cases, read by config/test_spec.h
+  const table_spec* find_table(std::string_view name) const noexcept;
   std::shared_ptr<const node> root;  // owns the nodes the step specs point into
 };
 

@@ -59,9 +59,19 @@ struct advance_time {
 struct advance_watermark_to {
   core::millis to = 0;  // event time every partition's watermark is raised to
 };
+// Rows put into (or, with a null value, removed from) declared tables, as
+// if the table's topic or file had changed: `tables: {NAME: [{key, value}]}`.
+struct table_row {
+  mark at;
+  std::string key;
+  std::optional<core::value> value;  // an object; nullopt removes the row
+};
+struct set_table_rows {
+  std::vector<std::pair<std::string, std::vector<table_row>>> tables;  // by table, in file order
+};
 struct test_action {
   mark at;
-  std::variant<feed_records, advance_time, advance_watermark_to> what;
+  std::variant<feed_records, advance_time, advance_watermark_to, set_table_rows> what;
 };
 
 struct test_case {

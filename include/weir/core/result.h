@@ -14,6 +14,7 @@ enum class errc {
   missing_field,   // a required field (such as the event time) is absent or null
   type_error,      // an expression met a value of the wrong type at run time
   invalid_time,    // an event-time field could not be read in its declared format
+  table_miss,      // an enrich step with on_miss: dead_letter found no row for the key
   invalid_config,  // a pipeline file or flag is wrong
   kafka,           // the broker or client library failed
   state,           // the state store failed

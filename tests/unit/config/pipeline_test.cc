@@ -147,3 +147,64 @@ TEST_CASE("features of later releases are rejected with a clear reason") {
         "p.yaml:4:25: processing.guarantee must be at_least_once or exactly_once, found "
         "'exactly_twice'");
 }
+
+TEST_CASE("tables from topics and files load with their keys and formats") {
+  diagnostics d("dir/p.yaml");
+  auto spec = load_pipeline_text(R"(pipeline: x
+source: {topic: a}
+tables:
+  merchants: {topic: merchants}
+  devices: {topic: devices, format: json, key: device.id}
+  fx: {file: data/fx.csv, key: currency}
+  users: {file: /srv/users.jsonl, key: id}
+  plain: {file: ref.txt, format: jsonl, key: id}
+sink: {topic: o}
+)",
+                                 d);
+  REQUIRE(d.ok());
+  REQUIRE(spec->tables.size() == 5);
+  const auto& t = spec->tables;
+  CHECK(t[0].name == "merchants");
+  CHECK(t[0].source == table_source::topic);
+  CHECK(t[0].topic == "merchants");
+  CHECK(!t[0].key);
+  CHECK(t[0].at.line == 4);
+  CHECK(*t[1].key == "device.id");
+  CHECK(t[2].source == table_source::file);
+  CHECK(t[2].path == "dir/data/fx.csv");
+  CHECK(t[2].file_format == table_file_format::csv);
+  CHECK(*t[2].key == "currency");
+  CHECK(t[3].path == "/srv/users.jsonl");
+  CHECK(t[3].file_format == table_file_format::jsonl);
+  CHECK(t[4].file_format == table_file_format::jsonl);
+  CHECK(spec->find_table("fx") == &t[2]);
+  CHECK(spec->find_table("nope") == nullptr);
+}
+
+TEST_CASE("table problems name their line and column") {
+  auto p = problems(R"(pipeline: x
+source: {topic: a}
+tables:
+  a: {topic: t, file: f.csv}
+  b: {}
+  c: {file: f.csv}
+  d: {file: f.xml, key: k}
+  e: {topic: t, format: avro, colour: red}
+  f: {file: f.csv, key: k, format: xls}
+  g h: {topic: t}
+  i: [t]
+sink: {topic: o}
+)");
+  std::vector<std::string> want = {
+      "p.yaml:4:23: table 'a' takes either 'topic' or 'file', not both",
+      "p.yaml:5:6: table 'b' needs 'topic' (a compacted topic) or 'file' (CSV or JSON Lines)",
+      "p.yaml:6:6: table 'c' needs 'key': the column (or field) that keys its rows",
+      "p.yaml:7:13: table 'd': file must end in .csv or .jsonl, or give format: csv or jsonl",
+      "p.yaml:8:31: unknown key 'colour' in table 'e' (expected one of: topic, file, key, format)",
+      "p.yaml:8:25: table 'e': format 'avro' is not supported for a topic (supported: json)",
+      "p.yaml:9:36: table 'f': format must be csv or jsonl, found 'xls'",
+      "p.yaml:10:3: table name 'g h' may only hold letters, digits, '-', '_' and '.'",
+      "p.yaml:11:6: table 'i' must be a map, found a list",
+  };
+  CHECK(p == want);
+}

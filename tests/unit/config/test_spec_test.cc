@@ -179,7 +179,7 @@ TEST_CASE("test spec problems name their line and column") {
   std::vector<std::string> want = {
       "p.yaml:9:5: unknown key 'inputs' in a test (expected one of: name, input, advance_time, "
       "advance_watermark_to, steps, tables, expect, expect_late, expect_dead_letter)",
-      "p.yaml:12:13: tables are not supported yet",
+      "p.yaml:12:14: unknown table 'merchants' (no tables are declared in 'tables:')",
       "p.yaml:13:51: timestamp must be epoch milliseconds, a duration from the epoch such as 30m, "
       "or an ISO 8601 time",
       "p.yaml:13:36: partition must be between 0 and 1000000",
@@ -193,10 +193,12 @@ TEST_CASE("test spec problems name their line and column") {
       "p.yaml:17:12: a test takes either 'steps' or 'input', 'advance_time' and "
       "'advance_watermark_to', not both",
       "p.yaml:18:13: expect must be a list, found a map",
-      "p.yaml:21:9: a test step takes exactly one of input, advance_time, advance_watermark_to",
-      "p.yaml:22:9: a test step takes exactly one of input, advance_time, advance_watermark_to",
+      "p.yaml:21:9: a test step takes exactly one of input, advance_time, advance_watermark_to, "
+      "tables",
+      "p.yaml:22:9: a test step takes exactly one of input, advance_time, advance_watermark_to, "
+      "tables",
       "p.yaml:23:10: unknown key 'wait' in a test step (expected one of: input, advance_time, "
-      "advance_watermark_to)",
+      "advance_watermark_to, tables)",
       "p.yaml:24:23: advance_time: invalid duration '-1s'",
       "p.yaml:26:5: a test must be a map, found a scalar",
   };
@@ -248,4 +250,42 @@ TEST_CASE("a file without tests or with an empty tests section has no cases") {
   parsed wrong("tests: {name: x}\n");
   REQUIRE(wrong.problems().size() == 1);
   CHECK(wrong.problems()[0] == "p.yaml:7:8: tests must be a list, found a map");
+}
+
+TEST_CASE("test cases fill declared tables, before the input or as a step") {
+  parsed p(R"(tests:
+  - name: t
+    tables: {fx: [{key: USD, value: {rate: 0.9}}, {key: 42, value: {rate: 1}}]}
+    steps:
+      - input: [{value: {a: 1}}]
+      - tables: {fx: [{key: USD, value: null}]}
+    expect: []
+  - name: bad
+    tables: {fx: [{key: [1], value: {}}, {key: a, value: 5}, {key: b}], other: []}
+    expect: []
+)",
+           std::string("pipeline: p\nsource: {topic: in}\ntables: {fx: {file: fx.csv, key: c}}\n"
+                       "sink: {topic: out}\n"));
+  auto problems = p.problems();
+  std::vector<std::string> want = {
+      "p.yaml:13:25: a table row's key must be a non-empty scalar",
+      "p.yaml:13:58: a table row's value must be a map, or null to remove the row, found a "
+      "scalar",
+      "p.yaml:13:62: a table row needs 'value'",
+      "p.yaml:13:73: unknown table 'other' (declared: fx)",
+  };
+  CHECK(problems == want);
+  REQUIRE(p.cases.size() == 2);
+  const auto& a = p.cases[0].actions;
+  REQUIRE(a.size() == 3);
+  const auto& first = std::get<set_table_rows>(a[0].what);
+  REQUIRE(first.tables.size() == 1);
+  CHECK(first.tables[0].first == "fx");
+  REQUIRE(first.tables[0].second.size() == 2);
+  CHECK(first.tables[0].second[0].key == "USD");
+  CHECK(core::to_json(*first.tables[0].second[0].value) == R"({"rate":0.9})");
+  CHECK(first.tables[0].second[1].key == "42");
+  CHECK(std::holds_alternative<feed_records>(a[1].what));
+  const auto& removal = std::get<set_table_rows>(a[2].what);
+  CHECK(!removal.tables[0].second[0].value);
 }
