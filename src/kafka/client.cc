@@ -278,6 +278,86 @@ class rdkafka_consumer final : public consumer {
   bool closed_ = false;
 };
 
+class rdkafka_partition_reader final : public partition_reader {
+ public:
+  rdkafka_partition_reader() = default;
+  ~rdkafka_partition_reader() override {
+    if (c_) c_->close();
+  }
+  rdkafka_partition_reader(const rdkafka_partition_reader&) = delete;
+  rdkafka_partition_reader& operator=(const rdkafka_partition_reader&) = delete;
+
+  core::status init(const client_settings& s) {
+    // The high-level consumer needs a group id, but a reader never
+    // subscribes: it never joins the group and commits nothing.
+    auto conf = make_conf(s,
+                          {{"group.id", s.client_id},
+                           {"enable.auto.commit", "false"},
+                           {"enable.auto.offset.store", "false"},
+                           {"auto.offset.reset", "earliest"},
+                           {"isolation.level", "read_committed"},
+                           {"enable.partition.eof", "true"}},
+                          &events_, memory_properties(s.queues, true));
+    if (!conf) return conf.err();
+    std::string err;
+    c_.reset(RdKafka::KafkaConsumer::create(conf->get(), err));
+    if (!c_) return kafka_error("creating table reader", err);
+    return {};
+  }
+
+  core::status assign(const std::vector<partition_offset>& starts) override {
+    std::vector<RdKafka::TopicPartition*> parts;
+    for (const auto& o : starts) {
+      parts.push_back(RdKafka::TopicPartition::create(o.tp.topic, o.tp.partition, o.offset));
+    }
+    auto e = c_->assign(parts);
+    RdKafka::TopicPartition::destroy(parts);
+    if (e != RdKafka::ERR_NO_ERROR) return kafka_error("assigning partitions", RdKafka::err2str(e));
+    return {};
+  }
+
+  core::result<std::vector<partition_offset>> end_offsets(
+      const std::vector<topic_partition>& tps, std::chrono::milliseconds timeout) override {
+    std::vector<partition_offset> out;
+    for (const auto& tp : tps) {
+      std::int64_t low = 0;
+      std::int64_t high = 0;
+      auto e = c_->query_watermark_offsets(tp.topic, tp.partition, &low, &high,
+                                           static_cast<int>(timeout.count()));
+      if (e != RdKafka::ERR_NO_ERROR) {
+        return kafka_error(
+            "reading the end offset of " + tp.topic + "/" + std::to_string(tp.partition),
+            RdKafka::err2str(e));
+      }
+      out.push_back({tp, high});
+    }
+    return out;
+  }
+
+  core::result<item> poll(std::chrono::milliseconds timeout) override {
+    std::unique_ptr<RdKafka::Message> m(c_->consume(static_cast<int>(timeout.count())));
+    item out;
+    switch (m->err()) {
+      case RdKafka::ERR_NO_ERROR:
+        out.record = std::make_unique<rdkafka_message>(std::move(m));
+        return out;
+      case RdKafka::ERR__PARTITION_EOF:
+        out.end_of_partition = topic_partition{m->topic_name(), m->partition()};
+        return out;
+      case RdKafka::ERR__TIMED_OUT:
+        return out;
+      default:
+        if (m->err() == RdKafka::ERR__FATAL) return kafka_error("table reader", m->errstr());
+        core::log::warn("table reader error", {{"error", m->errstr()}});
+        return out;
+    }
+  }
+
+ private:
+  event_logger events_;
+  std::unique_ptr<RdKafka::KafkaConsumer> c_;
+};
+
 // Remembers the first permanent delivery failure since the last flush.
 class delivery_tracker final : public RdKafka::DeliveryReportCb {
  public:
@@ -472,6 +552,12 @@ core::result<std::unique_ptr<producer>> make_producer(const client_settings& s) 
   auto p = std::make_unique<rdkafka_producer>();
   if (auto st = p->init(s); !st) return st.err();
   return std::unique_ptr<producer>(std::move(p));
+}
+
+core::result<std::unique_ptr<partition_reader>> make_partition_reader(const client_settings& s) {
+  auto r = std::make_unique<rdkafka_partition_reader>();
+  if (auto st = r->init(s); !st) return st.err();
+  return std::unique_ptr<partition_reader>(std::move(r));
 }
 
 core::result<int> partition_count(const client_settings& s, const std::string& topic,

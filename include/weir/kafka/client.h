@@ -117,6 +117,29 @@ core::result<std::unique_ptr<consumer>> make_consumer(const client_settings& s,
                                                       const std::string& group_id,
                                                       rebalance_listener listener);
 
+// Reads partitions chosen by its owner, without a consumer group: how table
+// topics are read in full by every process. Offsets are never committed (the
+// owner keeps its own). Owned and polled by one thread; neither copyable nor
+// movable.
+class partition_reader {
+ public:
+  virtual ~partition_reader() = default;
+  // Starts reading each partition at its offset (or from_beginning).
+  virtual core::status assign(const std::vector<partition_offset>& starts) = 0;
+  // The end offset (high watermark) of each partition, from the broker.
+  virtual core::result<std::vector<partition_offset>> end_offsets(
+      const std::vector<topic_partition>& tps, std::chrono::milliseconds timeout) = 0;
+  // What one poll found: a record, the end of a partition reached (the
+  // record field is then null), or neither after the timeout.
+  struct item {
+    std::unique_ptr<message> record;
+    std::optional<topic_partition> end_of_partition;
+  };
+  virtual core::result<item> poll(std::chrono::milliseconds timeout) = 0;
+};
+
+core::result<std::unique_ptr<partition_reader>> make_partition_reader(const client_settings& s);
+
 // A producer with its delivery reports. Owned by one worker thread.
 class producer {
  public:
