@@ -23,12 +23,18 @@
 #   bootstrap                     print the bootstrap address, 127.0.0.1:PORT
 #   sasl-bootstrap                print the SASL_PLAINTEXT bootstrap address,
 #                                 127.0.0.1:SASL_PORT (needs WEIR_KAFKA_SASL=1)
+#   tls-bootstrap                 print the SSL bootstrap address,
+#                                 127.0.0.1:TLS_PORT (needs WEIR_KAFKA_TLS=1)
+#   tls-client-conf               print the path of the librdkafka client
+#                                 properties for the SSL listener (needs
+#                                 WEIR_KAFKA_TLS=1 and one start)
 #
 # Environment:
 #   WEIR_KAFKA_PORT             client (PLAINTEXT) port, default 9092
 #   WEIR_KAFKA_CONTROLLER_PORT  KRaft controller port, default WEIR_KAFKA_PORT+1
 #                               (so instances need client ports at least 2 apart,
-#                               3 apart with WEIR_KAFKA_SASL=1)
+#                               3 apart with WEIR_KAFKA_SASL=1, 4 apart with
+#                               WEIR_KAFKA_TLS=1)
 #   WEIR_KAFKA_SASL             1: the broker also listens for SASL_PLAINTEXT
 #                               clients (SCRAM-SHA-256 and SCRAM-SHA-512), with
 #                               one user created when the storage is formatted;
@@ -39,6 +45,19 @@
 #                               weir-secret. Users are written only when the
 #                               storage is first formatted: to change them,
 #                               stop the broker and delete WEIR_KAFKA_DIR/data
+#   WEIR_KAFKA_TLS              1: the broker also listens for SSL clients, with
+#                               mutual TLS (ssl.client.auth=required); the other
+#                               listeners stay. `start` makes, with openssl,
+#                               a throwaway CA, the broker's certificate and a
+#                               client certificate in WEIR_KAFKA_DIR/tls (ca.pem,
+#                               client.pem, client.key: PEM, the key encrypted),
+#                               kept across restarts until one expires within a
+#                               day or the key password changes, plus
+#                               WEIR_KAFKA_DIR/tls-client.properties for
+#                               librdkafka (kcat -F). Default 0
+#   WEIR_KAFKA_TLS_PORT         SSL port, default WEIR_KAFKA_PORT+3
+#   WEIR_KAFKA_TLS_KEY_PASSWORD password encrypting client.key, default
+#                               weir-key-secret
 #   WEIR_CACHE_DIR              cache root, default ~/.cache/weir; the jars go to
 #                               $WEIR_CACHE_DIR/kafka-3.9.1/libs
 #   WEIR_KAFKA_DIR              instance directory (server.properties, data/,
@@ -75,6 +94,11 @@ SASL_PORT=${WEIR_KAFKA_SASL_PORT:-$((PORT + 2))}
 [[ $SASL_PORT =~ ^[0-9]+$ ]] || weir_die "WEIR_KAFKA_SASL_PORT is not a port number: $SASL_PORT"
 SASL_USER=${WEIR_KAFKA_SASL_USER:-weir}
 SASL_PASSWORD=${WEIR_KAFKA_SASL_PASSWORD:-weir-secret}
+TLS=${WEIR_KAFKA_TLS:-0}
+[[ $TLS == 0 || $TLS == 1 ]] || weir_die "WEIR_KAFKA_TLS must be 0 or 1, not: $TLS"
+TLS_PORT=${WEIR_KAFKA_TLS_PORT:-$((PORT + 3))}
+[[ $TLS_PORT =~ ^[0-9]+$ ]] || weir_die "WEIR_KAFKA_TLS_PORT is not a port number: $TLS_PORT"
+TLS_KEY_PASSWORD=${WEIR_KAFKA_TLS_KEY_PASSWORD:-weir-key-secret}
 if [[ $SASL == 1 ]]; then
   [[ $SASL_PORT != "$PORT" && $SASL_PORT != "$CONTROLLER_PORT" ]] ||
     weir_die "the SASL port $SASL_PORT is also the client or controller port (set WEIR_KAFKA_SASL_PORT)"
@@ -84,6 +108,14 @@ if [[ $SASL == 1 ]]; then
   [[ $SASL_PASSWORD =~ ^[A-Za-z0-9._~@%+:/!^*-]+$ ]] ||
     weir_die "WEIR_KAFKA_SASL_PASSWORD must be non-empty and contain only letters, digits and ._~@%+:/!^*-"
 fi
+if [[ $TLS == 1 ]]; then
+  [[ $TLS_PORT != "$PORT" && $TLS_PORT != "$CONTROLLER_PORT" &&
+    ($SASL == 0 || $TLS_PORT != "$SASL_PORT") ]] ||
+    weir_die "the TLS port $TLS_PORT is also the client, controller or SASL port (set WEIR_KAFKA_TLS_PORT)"
+  # It goes unquoted into a properties file; openssl wants at least 4 characters.
+  [[ $TLS_KEY_PASSWORD =~ ^[A-Za-z0-9._~@%+:/!^*-]{4,}$ ]] ||
+    weir_die "WEIR_KAFKA_TLS_KEY_PASSWORD must have at least 4 characters, only letters, digits and ._~@%+:/!^*-"
+fi
 CACHE_DIR=$(weir_cache_dir)
 KAFKA_HOME=$CACHE_DIR/kafka-$KAFKA_VERSION
 LIBS=$KAFKA_HOME/libs
@@ -91,6 +123,7 @@ INSTANCE_DIR=${WEIR_KAFKA_DIR:-$CACHE_DIR/kafka-run-$PORT}
 START_TIMEOUT=${WEIR_KAFKA_START_TIMEOUT:-90}
 BOOTSTRAP=127.0.0.1:$PORT
 SASL_BOOTSTRAP=127.0.0.1:$SASL_PORT
+TLS_BOOTSTRAP=127.0.0.1:$TLS_PORT
 
 PROPS=$INSTANCE_DIR/server.properties
 DATA_DIR=$INSTANCE_DIR/data
@@ -101,6 +134,10 @@ CLUSTER_ID_FILE=$INSTANCE_DIR/cluster-id
 SCRAM_FILE=$INSTANCE_DIR/scram-credentials
 # librdkafka client config for the SASL listener (kcat -F, readiness check).
 SASL_CLIENT_CONF=$INSTANCE_DIR/sasl-client.properties
+# CA, certificates and keys for the SSL listener (see make_tls_material), and
+# the librdkafka client config that uses them (kcat -F, readiness check).
+TLS_DIR=$INSTANCE_DIR/tls
+TLS_CLIENT_CONF=$INSTANCE_DIR/tls-client.properties
 
 if [[ -n ${JAVA_HOME:-} ]]; then
   JAVA=$JAVA_HOME/bin/java
@@ -211,16 +248,24 @@ running_pid() {
 # True when the broker answers a metadata request and lists itself.
 answering() {
   weir_port_open "$PORT" || return 1
+  [[ $SASL == 0 ]] || weir_port_open "$SASL_PORT" || return 1
+  [[ $TLS == 0 ]] || weir_port_open "$TLS_PORT" || return 1
   if [[ -z $KCAT ]]; then
-    return 0 # no client to ask: an open port will have to do
+    return 0 # no client to ask: open ports will have to do
   fi
   "$KCAT" -b "$BOOTSTRAP" -L -t __weir_none -m 3 2>/dev/null |
     grep -qF "broker 1 at $BOOTSTRAP" || return 1
-  [[ $SASL == 1 ]] || return 0
-  # The SASL listener answers too, and the SCRAM user can log in.
-  weir_port_open "$SASL_PORT" || return 1
-  "$KCAT" -F "$SASL_CLIENT_CONF" -b "$SASL_BOOTSTRAP" -L -t __weir_none -m 3 2>/dev/null |
-    grep -qF "broker 1 at $SASL_BOOTSTRAP"
+  if [[ $SASL == 1 ]]; then
+    # The SCRAM user can log in on the SASL listener.
+    "$KCAT" -F "$SASL_CLIENT_CONF" -b "$SASL_BOOTSTRAP" -L -t __weir_none -m 3 2>/dev/null |
+      grep -qF "broker 1 at $SASL_BOOTSTRAP" || return 1
+  fi
+  if [[ $TLS == 1 ]]; then
+    # The SSL listener completes a handshake with the client certificate.
+    "$KCAT" -F "$TLS_CLIENT_CONF" -b "$TLS_BOOTSTRAP" -L -t __weir_none -m 3 2>/dev/null |
+      grep -qF "broker 1 at $TLS_BOOTSTRAP" || return 1
+  fi
+  return 0
 }
 
 # Kafka version of the jars a running broker has on its classpath.
@@ -264,16 +309,31 @@ wait_ready() {
 # --- commands ----------------------------------------------------------------
 
 write_config() {
+  # The broker itself and the controller talk PLAINTEXT; WEIR_KAFKA_SASL and
+  # WEIR_KAFKA_TLS add a listener each, for clients only. Each listener's name
+  # is its security protocol.
+  local listeners=PLAINTEXT://127.0.0.1:$PORT advertised=PLAINTEXT://127.0.0.1:$PORT
+  local protocols=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+  if [[ $SASL == 1 ]]; then
+    listeners+=,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT
+    advertised+=,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT
+    protocols+=,SASL_PLAINTEXT:SASL_PLAINTEXT
+  fi
+  if [[ $TLS == 1 ]]; then
+    listeners+=,SSL://127.0.0.1:$TLS_PORT
+    advertised+=,SSL://127.0.0.1:$TLS_PORT
+    protocols+=,SSL:SSL
+  fi
   cat >"$PROPS" <<EOF
 # Generated by scripts/kafka.sh on every start; edits are lost.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+listeners=$listeners,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=$protocols
 log.dirs=$DATA_DIR
 num.partitions=1
 default.replication.factor=1
@@ -293,14 +353,10 @@ broker.session.timeout.ms=3000
 broker.heartbeat.interval.ms=500
 EOF
   if [[ $SASL == 1 ]]; then
-    # A third listener for SASL/SCRAM clients; the broker itself and the
-    # controller keep talking PLAINTEXT. The credentials live in the cluster
-    # metadata (see format_storage), so the JAAS config names no user.
+    # The SCRAM credentials live in the cluster metadata (see format_storage),
+    # so the JAAS config names no user.
     cat >>"$PROPS" <<EOF
-# WEIR_KAFKA_SASL=1: a SASL_PLAINTEXT listener with SCRAM
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+# WEIR_KAFKA_SASL=1: the SASL_PLAINTEXT listener uses SCRAM
 sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
 listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
 listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
@@ -315,6 +371,36 @@ security.protocol=SASL_PLAINTEXT
 sasl.mechanisms=SCRAM-SHA-256
 sasl.username=$SASL_USER
 sasl.password=$SASL_PASSWORD
+EOF
+    )
+  fi
+  if [[ $TLS == 1 ]]; then
+    # The keystore holds the broker's key and certificate chain. The
+    # truststore is the CA's PEM file: openssl 3.0 cannot mark a certificate
+    # in a PKCS12 file as trusted for Java, and keytool would cost a JVM start.
+    local store_password
+    store_password=$(<"$TLS_DIR/store-password")
+    cat >>"$PROPS" <<EOF
+# WEIR_KAFKA_TLS=1: the SSL listener requires a client certificate signed by
+# the CA in $TLS_DIR
+listener.name.ssl.ssl.keystore.type=PKCS12
+listener.name.ssl.ssl.keystore.location=$TLS_DIR/broker.p12
+listener.name.ssl.ssl.keystore.password=$store_password
+listener.name.ssl.ssl.key.password=$store_password
+listener.name.ssl.ssl.truststore.type=PEM
+listener.name.ssl.ssl.truststore.location=$TLS_DIR/ca.pem
+listener.name.ssl.ssl.client.auth=required
+EOF
+    (
+      umask 077
+      cat >"$TLS_CLIENT_CONF" <<EOF
+# Generated by scripts/kafka.sh: librdkafka settings for $TLS_BOOTSTRAP
+# (kcat -F $TLS_CLIENT_CONF -b $TLS_BOOTSTRAP ...).
+security.protocol=SSL
+ssl.ca.location=$TLS_DIR/ca.pem
+ssl.certificate.location=$TLS_DIR/client.pem
+ssl.key.location=$TLS_DIR/client.key
+ssl.key.password=$TLS_KEY_PASSWORD
 EOF
     )
   fi
@@ -377,6 +463,99 @@ format_storage() {
   fi
 }
 
+# "SHA256-OF-KEY-PASSWORD": what the TLS material in $TLS_DIR was made for.
+tls_fingerprint() {
+  printf 'v1 %s\n' "$(printf '%s' "$TLS_KEY_PASSWORD" | sha256sum | cut -d' ' -f1)"
+}
+
+# True when $TLS_DIR holds every file, made for this key password, and no
+# certificate expires within a day.
+tls_material_usable() {
+  local f
+  for f in ca.pem broker.p12 client.pem client.key store-password; do
+    [[ -s $TLS_DIR/$f ]] || return 1
+  done
+  [[ "$(cat "$TLS_DIR/fingerprint" 2>/dev/null)" == "$(tls_fingerprint)" ]] || return 1
+  for f in ca.pem broker.pem client.pem; do
+    openssl x509 -checkend 86400 -noout -in "$TLS_DIR/$f" >/dev/null 2>&1 || return 1
+  done
+}
+
+# Makes, unless usable ones exist, a throwaway CA and two certificates it
+# signs, all EC P-256 and valid for 10 years:
+#   ca.pem                   the CA's certificate (the broker's truststore; the
+#                            client's ssl.ca.location)
+#   broker.p12               the broker's key and certificate (for 127.0.0.1
+#                            and localhost) with the CA, password in
+#                            store-password (the broker's keystore)
+#   client.pem, client.key   the client's certificate (CN=weir) and key, PEM;
+#                            the key encrypted (PKCS#8, AES-256) with
+#                            WEIR_KAFKA_TLS_KEY_PASSWORD
+# The CA's key is thrown away. openssl only: no JVM start.
+make_tls_material() {
+  tls_material_usable && return 0
+  command -v openssl >/dev/null 2>&1 || weir_die "openssl not found (needed by WEIR_KAFKA_TLS=1)"
+  local tmp=$TLS_DIR.tmp
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  chmod 700 "$tmp"
+  cat >"$tmp/openssl.cnf" <<'EOF'
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[broker]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[client]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
+  # Passwords reach openssl through its environment, not its command line.
+  (
+    cd "$tmp"
+    umask 077
+    export WEIR_TLS_STORE_PASSWORD WEIR_TLS_KEY_PASSWORD=$TLS_KEY_PASSWORD
+    WEIR_TLS_STORE_PASSWORD=$(openssl rand -hex 16)
+    printf '%s\n' "$WEIR_TLS_STORE_PASSWORD" >store-password
+    local ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256) days=3650
+    openssl req -config openssl.cnf -x509 "${ec[@]}" -nodes -keyout ca.key -out ca.pem \
+      -days "$days" -subj "/CN=weir test CA $(openssl rand -hex 4)" -extensions ca
+    openssl req -config openssl.cnf -new "${ec[@]}" -nodes -keyout broker.key -out broker.csr \
+      -subj /CN=localhost
+    openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -set_serial "0x$(openssl rand -hex 16)" \
+      -days "$days" -extfile openssl.cnf -extensions broker -out broker.pem
+    openssl pkcs12 -export -in broker.pem -inkey broker.key -certfile ca.pem -name broker \
+      -passout env:WEIR_TLS_STORE_PASSWORD -out broker.p12
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes-256-cbc \
+      -pass env:WEIR_TLS_KEY_PASSWORD -out client.key
+    openssl req -config openssl.cnf -new -key client.key -passin env:WEIR_TLS_KEY_PASSWORD \
+      -subj /CN=weir -out client.csr
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -set_serial "0x$(openssl rand -hex 16)" \
+      -days "$days" -extfile openssl.cnf -extensions client -out client.pem
+    rm -f ca.key broker.key ./*.csr openssl.cnf
+    chmod 644 ca.pem broker.pem client.pem
+  ) >"$INSTANCE_DIR/tls.log" 2>&1 || {
+    cat "$INSTANCE_DIR/tls.log" >&2
+    weir_die "openssl could not make the TLS certificates (log: $INSTANCE_DIR/tls.log)"
+  }
+  tls_fingerprint >"$tmp/fingerprint"
+  rm -rf "$TLS_DIR"
+  mv "$tmp" "$TLS_DIR"
+  weir_log "made a CA and broker and client certificates in $TLS_DIR"
+}
+
 cmd_start() {
   local pid started=$SECONDS
   lock_instance
@@ -389,12 +568,14 @@ cmd_start() {
   local port
   local ports=("$PORT" "$CONTROLLER_PORT")
   [[ $SASL == 1 ]] && ports+=("$SASL_PORT")
+  [[ $TLS == 1 ]] && ports+=("$TLS_PORT")
   for port in "${ports[@]}"; do
     ! weir_port_open "$port" ||
-      weir_die "port $port is in use by another process (set WEIR_KAFKA_PORT / WEIR_KAFKA_CONTROLLER_PORT / WEIR_KAFKA_SASL_PORT)"
+      weir_die "port $port is in use by another process (set WEIR_KAFKA_PORT / WEIR_KAFKA_CONTROLLER_PORT / WEIR_KAFKA_SASL_PORT / WEIR_KAFKA_TLS_PORT)"
   done
   command -v "$JAVA" >/dev/null 2>&1 || weir_die "java not found (run scripts/install-deps.sh)"
   fetch_jars
+  [[ $TLS == 0 ]] || make_tls_material
   write_config
   format_storage
   [[ -f $LOG_FILE ]] && mv -f "$LOG_FILE" "$LOG_FILE.1"
@@ -429,7 +610,8 @@ cmd_start() {
     exit 1
   fi
   local where=$BOOTSTRAP
-  [[ $SASL == 1 ]] && where+=" and SASL_PLAINTEXT/SCRAM $SASL_BOOTSTRAP (user $SASL_USER)"
+  [[ $SASL == 1 ]] && where+=", SASL_PLAINTEXT/SCRAM $SASL_BOOTSTRAP (user $SASL_USER)"
+  [[ $TLS == 1 ]] && where+=", SSL/mutual TLS $TLS_BOOTSTRAP (client config $TLS_CLIENT_CONF)"
   echo "kafka.sh: started Kafka $(broker_version "$pid") (pid $pid) on $where in $((SECONDS - started)) s, dir $INSTANCE_DIR"
 }
 
@@ -641,6 +823,15 @@ main() {
   sasl-bootstrap)
     [[ $SASL == 1 ]] || weir_die "the SASL listener is off (set WEIR_KAFKA_SASL=1)"
     echo "$SASL_BOOTSTRAP"
+    ;;
+  tls-bootstrap)
+    [[ $TLS == 1 ]] || weir_die "the TLS listener is off (set WEIR_KAFKA_TLS=1)"
+    echo "$TLS_BOOTSTRAP"
+    ;;
+  tls-client-conf)
+    [[ $TLS == 1 ]] || weir_die "the TLS listener is off (set WEIR_KAFKA_TLS=1)"
+    [[ -f $TLS_CLIENT_CONF ]] || weir_die "no $TLS_CLIENT_CONF yet (run: scripts/kafka.sh start)"
+    echo "$TLS_CLIENT_CONF"
     ;;
   -h | --help | help) usage ;;
   *) usage ;;
