@@ -36,12 +36,15 @@ cleanup() {
   rm -rf "$run_dir"
 }
 trap cleanup EXIT
-# With a SASL_PLAINTEXT/SCRAM listener too, for tests/integration/test_sasl.py;
-# exported, so that tests restarting the broker keep it.
-export WEIR_KAFKA_SASL=1
+# With a SASL_PLAINTEXT/SCRAM listener too, for tests/integration/test_sasl.py,
+# and a mutual-TLS one, for tests/integration/test_tls.py; exported, so that
+# tests restarting the broker keep them.
+export WEIR_KAFKA_SASL=1 WEIR_KAFKA_TLS=1
 scripts/kafka.sh start
 export WEIR_TEST_BOOTSTRAP=127.0.0.1:$WEIR_KAFKA_PORT
-export WEIR_TEST_SASL_BOOTSTRAP
+export WEIR_TEST_SASL_BOOTSTRAP WEIR_TEST_TLS_BOOTSTRAP WEIR_TEST_TLS_CLIENT_CONF
 WEIR_TEST_SASL_BOOTSTRAP=$(scripts/kafka.sh sasl-bootstrap)
+WEIR_TEST_TLS_BOOTSTRAP=$(scripts/kafka.sh tls-bootstrap)
+WEIR_TEST_TLS_CLIENT_CONF=$(scripts/kafka.sh tls-client-conf)
 export WEIR_BIN=$root/build/weir
 /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/integration
