@@ -132,7 +132,12 @@ core::status worker::loop(const std::atomic<bool>& stop) {
     }
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_tick) {
-      for (auto& [partition, t] : tasks_) t->tick();
+      // A task replaying input is behind in time: wall-clock time must not
+      // act on it (an idle watermark would make the records still to replay
+      // late, and `changes` would publish results that were already written).
+      for (auto& [partition, t] : tasks_) {
+        if (!t->replaying(t->next_offset())) t->tick();
+      }
       update_watermark_lag();
       next_tick = now + std::chrono::milliseconds(100);
     }
