@@ -15,8 +15,8 @@
 #
 # Usage: bench/e2e/run.sh
 # Environment (defaults in brackets; QUICK=1 changes several):
-#   QUICK         1: a few-minute smoke run (EVENTS=200000 REPS=1, shorter latency runs)
-#   EVENTS        events per topic [1000000]
+#   QUICK         1: a smoke run (EVENTS=100000 REPS=1, one latency load, shorter)
+#   EVENTS        events per topic [500000]
 #   PARTITIONS    partitions of every topic [2]
 #   THREADS       weir --threads = Kafka Streams num.stream.threads = raw loop threads [1]
 #   REPS          repetitions [3]
@@ -27,7 +27,7 @@
 #   LAT_RATES     offered loads, events/s [5000 20000]  (windowed queries: the first only)
 #   LAT_SECONDS   measured seconds per latency run [20], after LAT_WARMUP [5]
 #   SEED          generator seed [42]
-#   WEIR          weir binary [build-e2e/weir, built]
+#   WEIR          weir binary [build-e2e/weir, built]; WEIR_COMMIT: the commit it was built from
 #   BUILD         build directory for weir and the tools [build-e2e]
 #   KSTREAMS_JAR  [bench/kstreams/target/weir-bench-kstreams.jar, built by bench/kstreams/build.sh]
 #   KS_JAVA_OPTS  JVM options for Kafka Streams [-Xmx1g]
@@ -44,13 +44,13 @@ py=/usr/bin/python3
 
 quick=${QUICK:-0}
 if [[ $quick == 1 ]]; then
-  events=${EVENTS:-200000}
+  events=${EVENTS:-100000}
   reps=${REPS:-1}
   lat_rates=${LAT_RATES:-5000}
-  lat_seconds=${LAT_SECONDS:-10}
+  lat_seconds=${LAT_SECONDS:-8}
   lat_warmup=${LAT_WARMUP:-3}
 else
-  events=${EVENTS:-1000000}
+  events=${EVENTS:-500000}
   reps=${REPS:-3}
   lat_rates=${LAT_RATES:-5000 20000}
   lat_seconds=${LAT_SECONDS:-20}
@@ -86,10 +86,12 @@ die() {
 
 # --- processes --------------------------------------------------------------
 
-started_pids=()
+# Processes started in the background and not yet reaped (a reaped pid is
+# dropped at once, so that a recycled pid is never signalled).
+declare -A running=()
 cleanup() {
   local pid
-  for pid in "${started_pids[@]}"; do
+  for pid in "${!running[@]}"; do
     kill -KILL "$pid" 2>/dev/null || true
   done
   "$kafka" stop >/dev/null 2>&1 || true
@@ -112,6 +114,7 @@ stop_pid() {
   done
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  unset "running[$pid]"
 }
 
 # --- build -------------------------------------------------------------------
@@ -202,7 +205,7 @@ start_processor() {
     ;;
   esac
   pid=$!
-  started_pids+=("$pid")
+  running[$pid]=1
 }
 
 # result KIND JSON FIELDS...: appends one line to the results.
@@ -318,16 +321,17 @@ if [[ -n $lat_queries && -n $lat_rates ]]; then
             --seconds "$seconds" --warmup-s "$lat_warmup" --close-delay-ms 2000 \
             >"$work/runs/$id.json" 2>"$work/logs/$id-latency.log" &
           lat_pid=$!
-          started_pids+=("$lat_pid")
+          running[$lat_pid]=1
           "$tools/weir_e2e_gen" live --bootstrap "$bootstrap" --workload "$(input_of "$q")" \
             --topic "$input" --rate "$rate" --seconds $((lat_warmup + seconds + 1)) --seed "$seed" \
             2>"$work/logs/$id-gen.log" || rc=$?
           wait "$lat_pid" || rc=$?
+          unset "running[$lat_pid]"
         fi
         stop_pid "$pid"
         if ((rc == 0)); then
           json=$(tail -n 1 "$work/runs/$id.json")
-          json=$("$py" -c 'import json,sys; r=json.loads(sys.argv[1]); r["ok"]=r["count"]>0; r.setdefault("error", "no result seen in the measured interval"); print(json.dumps(r))' "$json")
+          json=$("$py" -c 'import json,sys; r=json.loads(sys.argv[1]); r["ok"]=r["count"]>0; r.update({} if r["ok"] else {"error": "no result seen in the measured interval"}); print(json.dumps(r))' "$json")
         else
           json='{"ok":false,"error":"run failed"}'
         fi
@@ -344,9 +348,11 @@ fi
 
 # --- report ------------------------------------------------------------------
 
-commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+commit=${WEIR_COMMIT:-$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)}
 if [[ -z ${WEIR:-} ]] && [[ -n $(git -C "$root" status --porcelain -- src include 2>/dev/null) ]]; then
   commit+=" with uncommitted changes under src/ or include/"
+elif [[ -n ${WEIR:-} && -z ${WEIR_COMMIT:-} ]]; then
+  commit="unknown (WEIR=$WEIR given; the tree is at $commit)"
 fi
 weir_build="$("$weir" version 2>/dev/null | head -n 1), $weir"
 ks_version=none
