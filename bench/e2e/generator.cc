@@ -16,8 +16,8 @@
 // the same order; the partition of a record is murmur2 of its key, as Java
 // clients choose it.
 
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <thread>
 
@@ -26,15 +26,14 @@
 namespace weir::bench {
 namespace {
 
-constexpr const char* first_names[] = {"Peter", "Paul",  "Luke",  "John", "Saul",
-                                       "Vicky", "Kate",  "Julie", "Sarah", "Deiter",
-                                       "Walter", "Anna", "Maria", "Chen", "Ines"};
+constexpr const char* first_names[] = {"Peter",  "Paul", "Luke",  "John",  "Saul",
+                                       "Vicky",  "Kate", "Julie", "Sarah", "Deiter",
+                                       "Walter", "Anna", "Maria", "Chen",  "Ines"};
 constexpr const char* last_names[] = {"Shultz", "Abrams", "Spencer", "White", "Bartels",
                                       "Walton", "Smith",  "Jones",   "Noris", "Li",
                                       "Garcia", "Okafor", "Novak",   "Silva", "Berg"};
-constexpr const char* cities[] = {"Phoenix",  "Los Angeles", "San Francisco", "Boise",
-                                  "Portland", "Bend",        "Redmond",       "Seattle",
-                                  "Kent",     "Cheyenne"};
+constexpr const char* cities[] = {"Phoenix", "Los Angeles", "San Francisco", "Boise", "Portland",
+                                  "Bend",    "Redmond",     "Seattle",       "Kent",  "Cheyenne"};
 constexpr const char* states[] = {"AZ", "CA", "ID", "OR", "WA", "WY"};
 constexpr const char* channels[] = {"Google", "Facebook", "Baidu", "Apple"};
 constexpr const char* channel_paths[] = {"google", "facebook", "baidu", "apple"};
@@ -102,7 +101,8 @@ class event_clock {
       : start_(start_ms), rate_(rate), out_of_order_(out_of_order) {}
   std::int64_t at(std::uint64_t i, rng& r) const {
     std::int64_t t = start_ + static_cast<std::int64_t>(i) * 1000 / rate_;
-    if (out_of_order_ > 0 && r.chance(out_of_order_)) t -= 1 + static_cast<std::int64_t>(r.below(2000));
+    if (out_of_order_ > 0 && r.chance(out_of_order_))
+      t -= 1 + static_cast<std::int64_t>(r.below(2000));
     return t;
   }
 
@@ -132,7 +132,8 @@ class nexmark_source {
       for (auto& c : email) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       char card[24];
       std::snprintf(card, sizeof card, "%04u %04u %04u %04u", unsigned(r_.below(10000)),
-                    unsigned(r_.below(10000)), unsigned(r_.below(10000)), unsigned(r_.below(10000)));
+                    unsigned(r_.below(10000)), unsigned(r_.below(10000)),
+                    unsigned(r_.below(10000)));
       w.begin().str("type", "person").num("ts", ts).num("id", id).str("name", name);
       w.str("email", email).str("city", pick(r_, cities)).str("state", pick(r_, states));
       w.str("credit_card", card).end();
@@ -141,11 +142,13 @@ class nexmark_source {
       const std::int64_t id = first_id + auctions_++;
       std::string item = std::string(pick(r_, item_words)) + " " + pick(r_, item_words);
       const std::int64_t initial = log_uniform(100, 10000);
-      const std::int64_t reserve = initial + static_cast<std::int64_t>(r_.below(static_cast<std::uint64_t>(initial)));
+      const std::int64_t reserve =
+          initial + static_cast<std::int64_t>(r_.below(static_cast<std::uint64_t>(initial)));
       w.begin().str("type", "auction").num("ts", ts).num("id", id).str("item_name", item);
       w.num("initial_bid", initial).num("reserve", reserve);
       w.num("expires", ts + 10000 + static_cast<std::int64_t>(r_.below(3600000)));
-      w.num("seller", choose(persons_)).num("category", 10 + static_cast<std::int64_t>(r_.below(10)));
+      w.num("seller", choose(persons_))
+          .num("category", 10 + static_cast<std::int64_t>(r_.below(10)));
       w.end();
       set_key(e, id);
     } else {
@@ -197,7 +200,8 @@ class clicks_source {
 
   void next(std::uint64_t, std::int64_t ts, event& e) {
     const double u = r_.unit();
-    const auto user = static_cast<std::size_t>(std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
+    const auto user =
+        static_cast<std::size_t>(std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
     char name[16];
     std::snprintf(name, sizeof name, "u%06zu", std::min(user, users - 1));
     char page[16];
@@ -236,7 +240,8 @@ int run(const std::string& mode, const flags& f) {
   const std::int64_t rate = f.num("rate", 10000);
   if (rate <= 0) flags::die("--rate must be positive");
   const std::int64_t events = live ? rate * f.num("seconds", 10) : f.num("events", 1000000);
-  event_clock clock(f.num("start-ms", 1700000000000LL), rate, live ? 0.0 : f.real("out-of-order", 0.05));
+  event_clock clock(f.num("start-ms", 1700000000000LL), rate,
+                    live ? 0.0 : f.real("out-of-order", 0.05));
   // The time model's randomness is separate from the records', so that the
   // same seed gives the same records in both modes.
   rng time_rng(seed ^ 0x5bd1e995ULL);
@@ -281,9 +286,9 @@ int run(const std::string& mode, const flags& f) {
       clicks.next(i, ts, e);
     }
     for (;;) {
-      auto rc = p->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                           e.value.data(), e.value.size(), e.key.data(), e.key.size(), e.ts,
-                           nullptr);
+      auto rc =
+          p->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                     e.value.data(), e.value.size(), e.key.data(), e.key.size(), e.ts, nullptr);
       if (rc == RdKafka::ERR_NO_ERROR) break;
       if (rc != RdKafka::ERR__QUEUE_FULL) flags::die("produce: " + RdKafka::err2str(rc));
       p->poll(10);
@@ -305,7 +310,9 @@ int run(const std::string& mode, const flags& f) {
 int main(int argc, char** argv) {
   using namespace weir::bench;
   if (argc < 2 || (std::strcmp(argv[1], "load") != 0 && std::strcmp(argv[1], "live") != 0)) {
-    std::fprintf(stderr, "usage: weir_e2e_gen load|live --bootstrap B --workload nexmark|clicks --topic T ...\n");
+    std::fprintf(
+        stderr,
+        "usage: weir_e2e_gen load|live --bootstrap B --workload nexmark|clicks --topic T ...\n");
     return 2;
   }
   std::signal(SIGTERM, [](int) { stop = 1; });

@@ -65,7 +65,8 @@ int run(const flags& f) {
   }
   std::vector<RdKafka::TopicPartition*> parts;
   for (const auto* p : *md->topics()->front()->partitions()) {
-    parts.push_back(RdKafka::TopicPartition::create(topic, p->id(), RdKafka::Topic::OFFSET_BEGINNING));
+    parts.push_back(
+        RdKafka::TopicPartition::create(topic, p->id(), RdKafka::Topic::OFFSET_BEGINNING));
   }
   delete md;
   c->assign(parts);
@@ -95,7 +96,8 @@ int run(const flags& f) {
   const std::size_t n = latencies.size();
   const double p50 = percentile(latencies, 0.50);
   const double p99 = percentile(latencies, 0.99);
-  const double mx = n ? static_cast<double>(*std::max_element(latencies.begin(), latencies.end())) : 0;
+  const double mx =
+      n ? static_cast<double>(*std::max_element(latencies.begin(), latencies.end())) : 0;
   std::printf("{\"count\":%zu,\"seen\":%llu,\"p50_ms\":%.0f,\"p99_ms\":%.0f,\"max_ms\":%.0f}\n", n,
               static_cast<unsigned long long>(seen), p50, p99, mx);
   return 0;
@@ -104,4 +106,6 @@ int run(const flags& f) {
 }  // namespace
 }  // namespace weir::bench
 
-int main(int argc, char** argv) { return weir::bench::run(weir::bench::flags(argc, argv, 1)); }
+int main(int argc, char** argv) {
+  return weir::bench::run(weir::bench::flags(argc, argv, 1));
+}

@@ -30,7 +30,8 @@ class event_sink final : public RdKafka::EventCb {
  public:
   void event_cb(RdKafka::Event& e) override {
     if (e.type() == RdKafka::Event::EVENT_ERROR) {
-      std::fprintf(stderr, "kafka error: %s: %s\n", RdKafka::err2str(e.err()).c_str(), e.str().c_str());
+      std::fprintf(stderr, "kafka error: %s: %s\n", RdKafka::err2str(e.err()).c_str(),
+                   e.str().c_str());
     } else if (e.type() == RdKafka::Event::EVENT_LOG) {
       std::fprintf(stderr, "kafka: %s: %s\n", e.fac().c_str(), e.str().c_str());
     }
@@ -86,16 +87,16 @@ class loop final : public RdKafka::RebalanceCb {
       std::unique_ptr<RdKafka::Message> m(consumer_->consume(100));
       if (m->err() == RdKafka::ERR_NO_ERROR) {
         for (;;) {
-          auto rc = producer_->produce(output_, RdKafka::Topic::PARTITION_UA,
-                                       RdKafka::Producer::RK_MSG_COPY, m->payload(), m->len(),
-                                       m->key_pointer(), m->key_len(), m->timestamp().timestamp,
-                                       nullptr);
+          auto rc = producer_->produce(
+              output_, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, m->payload(),
+              m->len(), m->key_pointer(), m->key_len(), m->timestamp().timestamp, nullptr);
           if (rc == RdKafka::ERR_NO_ERROR) break;
           if (rc != RdKafka::ERR__QUEUE_FULL) flags::die("produce: " + RdKafka::err2str(rc));
           producer_->poll(10);
         }
         producer_->poll(0);
-        offsets_[key(m->topic_name(), m->partition())] = {m->topic_name(), m->partition(), m->offset() + 1};
+        offsets_[key(m->topic_name(), m->partition())] = {m->topic_name(), m->partition(),
+                                                          m->offset() + 1};
       } else if (m->err() != RdKafka::ERR__TIMED_OUT && m->err() != RdKafka::ERR__PARTITION_EOF) {
         std::fprintf(stderr, "consume: %s\n", m->errstr().c_str());
       }
@@ -138,7 +139,8 @@ class loop final : public RdKafka::RebalanceCb {
     if (producer_->flush(60000) != RdKafka::ERR_NO_ERROR) std::fprintf(stderr, "flush timed out\n");
     if (offsets_.empty()) return;
     std::vector<RdKafka::TopicPartition*> parts;
-    for (const auto& [k, o] : offsets_) parts.push_back(RdKafka::TopicPartition::create(o.topic, o.partition, o.offset));
+    for (const auto& [k, o] : offsets_)
+      parts.push_back(RdKafka::TopicPartition::create(o.topic, o.partition, o.offset));
     auto e = sync ? consumer_->commitSync(parts) : consumer_->commitAsync(parts);
     if (e != RdKafka::ERR_NO_ERROR && e != RdKafka::ERR__NO_OFFSET) {
       std::fprintf(stderr, "commit: %s\n", RdKafka::err2str(e).c_str());
