@@ -7,13 +7,14 @@
 namespace weir::ops {
 
 std::optional<expr::expression> compile_expression(const config::node& n, config::diagnostics& diag,
-                                                   std::string_view what) {
+                                                   std::string_view what,
+                                                   const expr::table_catalog* tables) {
   if (!n.is_scalar() || n.scalar.empty()) {
     diag.error(n.at, std::string(what) + " must be an expression, found " +
                          (n.is_scalar() ? "an empty string" : n.kind_description()));
     return std::nullopt;
   }
-  auto compiled = expr::expression::compile(n.scalar);
+  auto compiled = expr::expression::compile(n.scalar, tables);
   if (auto* err = std::get_if<expr::syntax_error>(&compiled)) {
     diag.error(n.mark_at(err->offset), std::string(what) + ": " + err->message);
     return std::nullopt;

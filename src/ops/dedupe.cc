@@ -141,7 +141,8 @@ std::unique_ptr<step> build_dedupe(const config::step_spec& spec, const build_co
   if (!r.valid()) return nullptr;
   std::optional<expr::expression> key;
   std::optional<core::millis> within;
-  if (const config::node* k = r.required("key")) key = compile_expression(*k, diag, "dedupe.key");
+  if (const config::node* k = r.required("key"))
+    key = compile_expression(*k, diag, "dedupe.key", ctx.tables);
   if (const config::node* w = r.required("within")) {
     within = config::read_duration(*w, diag, "dedupe.within");
     if (within && *within <= 0) diag.error(w->at, "dedupe.within must be a positive duration");

@@ -40,10 +40,10 @@ class filter_step final : public step {
 
 }  // namespace
 
-std::unique_ptr<step> build_filter(const config::step_spec& spec, const build_context&,
+std::unique_ptr<step> build_filter(const config::step_spec& spec, const build_context& ctx,
                                    config::diagnostics& diag) {
   check_step_keys(spec, {}, diag);
-  auto condition = compile_expression(*spec.body, diag, "filter");
+  auto condition = compile_expression(*spec.body, diag, "filter", ctx.tables);
   if (!condition) return nullptr;
   if (auto t = condition->static_type();
       t != expr::type::any && t != expr::type::boolean && t != expr::type::null) {

@@ -162,7 +162,7 @@ class map_step final : public step {
 
 }  // namespace
 
-std::unique_ptr<step> build_map(const config::step_spec& spec, const build_context&,
+std::unique_ptr<step> build_map(const config::step_spec& spec, const build_context& ctx,
                                 config::diagnostics& diag) {
   const std::size_t problems_before = diag.list().size();
   check_step_keys(spec, {"drop", "rename"}, diag);
@@ -187,9 +187,9 @@ std::unique_ptr<step> build_map(const config::step_spec& spec, const build_conte
         config::node literal = e.val;
         literal.type = config::node::kind::scalar;
         literal.scalar = "null";
-        value = compile_expression(literal, diag, "map '" + e.key.scalar + "'");
+        value = compile_expression(literal, diag, "map '" + e.key.scalar + "'", ctx.tables);
       } else {
-        value = compile_expression(e.val, diag, "map '" + e.key.scalar + "'");
+        value = compile_expression(e.val, diag, "map '" + e.key.scalar + "'", ctx.tables);
       }
       if (target && value) set.push_back(assignment{std::move(*target), std::move(*value)});
     }

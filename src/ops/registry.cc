@@ -15,8 +15,8 @@ struct step_kind {
 // Every step kind weir knows, in one place.
 constexpr step_kind kinds[] = {
     {"filter", false, build_filter},   {"map", false, build_map},
-    {"explode", false, build_explode}, {"dedupe", true, build_dedupe},
-    {"window", true, build_window},
+    {"explode", false, build_explode}, {"enrich", false, build_enrich},
+    {"dedupe", true, build_dedupe},    {"window", true, build_window},
 };
 
 }  // namespace

@@ -18,6 +18,8 @@ std::unique_ptr<step> build_explode(const config::step_spec& spec, const build_c
                                     config::diagnostics& diag);
 std::unique_ptr<step> build_dedupe(const config::step_spec& spec, const build_context& ctx,
                                    config::diagnostics& diag);
+std::unique_ptr<step> build_enrich(const config::step_spec& spec, const build_context& ctx,
+                                   config::diagnostics& diag);
 std::unique_ptr<step> build_window(const config::step_spec& spec, const build_context& ctx,
                                    config::diagnostics& diag);
 

@@ -11,6 +11,7 @@
 #include "weir/core/result.h"
 #include "weir/core/time.h"
 #include "weir/core/value.h"
+#include "weir/expr/table.h"
 #include "weir/metrics/registry.h"
 #include "weir/state/database.h"
 
@@ -93,6 +94,8 @@ struct build_context {
   // for `weir validate`, which must decide without a broker.
   std::optional<int> source_partitions;
   metrics::registry& metrics;
+  // The pipeline's tables, for `lookup` and `enrich`; they outlive the steps.
+  const expr::table_catalog* tables = nullptr;
 };
 
 // Builds the step of `spec`, reporting every problem to `diag`; nullptr when

@@ -214,7 +214,8 @@ TEST_CASE("stateful steps need an id") {
   CHECK(diag.list()[0].format().rfind("w.yaml:4:5: window steps keep state and need a stable 'id'",
                                       0) == 0);
   CHECK(diag.list()[1].format() ==
-        "w.yaml:5:5: unknown step kind 'frobnicate' (known: filter, map, explode, dedupe, window)");
+        "w.yaml:5:5: unknown step kind 'frobnicate' (known: filter, map, explode, enrich, dedupe, "
+        "window)");
 }
 
 namespace {
