@@ -253,6 +253,8 @@ case_result test_driver::run(const config::test_case& c) const {
   std::string trouble;  // a failure of the run itself, not of the expectations
 
   {
+    // Each case starts with empty tables; its `tables:` fill them.
+    topology_.tables->clear();
     auto db = state::open_memory();
     time::manual_clock clock(0);
     collecting_sink sink;
@@ -299,6 +301,12 @@ case_result test_driver::run(const config::test_case& c) const {
         } else if (const auto* wait = std::get_if<config::advance_time>(&action.what)) {
           clock.advance(wait->by);
           for (auto& [partition, t] : tasks) t->tick();
+        } else if (const auto* rows = std::get_if<config::set_table_rows>(&action.what)) {
+          for (const auto& [name, list] : rows->tables) {
+            tables::table* t = topology_.tables->get(name);
+            if (!t) continue;  // parse_tests reported it
+            for (const auto& row : list) t->put(row.key, row.value ? &*row.value : nullptr);
+          }
         } else if (const auto* wm = std::get_if<config::advance_watermark_to>(&action.what)) {
           if (tasks.empty() && !task_for(0)) break;
           for (auto& [partition, t] : tasks) t->advance_watermark_to(wm->to);

@@ -38,13 +38,14 @@ std::unique_ptr<topology> build_topology(config::pipeline_spec spec,
       diag.error(s.source.event_time->field_at, "event_time.field must be a field path");
     }
   }
-  ops::build_context ctx{t->spec, source_partitions, metrics};
+  t->tables = std::make_unique<tables::table_set>(s.tables);
+  ops::build_context ctx{t->spec, source_partitions, metrics, t->tables.get()};
   for (const auto& step_spec : s.steps) {
     if (auto st = ops::build_step(step_spec, ctx, diag)) t->steps.push_back(std::move(st));
   }
   if (s.sink.key) {
     const auto& n = *s.sink.key;
-    auto compiled = expr::expression::compile(n.scalar);
+    auto compiled = expr::expression::compile(n.scalar, t->tables.get());
     if (auto* err = std::get_if<expr::syntax_error>(&compiled)) {
       diag.error(n.mark_at(err->offset), "sink.key: " + err->message);
     } else {

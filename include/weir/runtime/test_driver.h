@@ -32,7 +32,8 @@ struct case_result {
 // in-memory state database, a manual clock starting at 0 and one task per
 // partition it feeds; time moves only when the case says so. Borrows the
 // topology, which must outlive it, and reads record errors from the
-// topology's metrics registry. Used by one thread.
+// topology's metrics registry. The topology's tables are in memory: each case
+// empties them and fills them from its `tables:`. Used by one thread.
 class test_driver {
  public:
   explicit test_driver(const topology& t);

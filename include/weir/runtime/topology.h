@@ -9,6 +9,7 @@
 #include "weir/expr/expression.h"
 #include "weir/metrics/registry.h"
 #include "weir/ops/step.h"
+#include "weir/tables/table_set.h"
 
 namespace weir::runtime {
 
@@ -27,6 +28,8 @@ struct pipeline_probe {
 // steps. Immutable once built; shared by every worker thread.
 struct topology {
   config::pipeline_spec spec;
+  // Declared before the steps, which are bound to its tables: it outlives them.
+  std::unique_ptr<tables::table_set> tables;
   std::vector<std::unique_ptr<ops::step>> steps;
   std::optional<expr::expression> event_time;  // path of the event-time field
   std::optional<expr::expression> sink_key;
