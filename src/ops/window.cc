@@ -1,12 +1,15 @@
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <numeric>
 #include <set>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "ops/compile.h"
 #include "ops/steps.h"
+#include "ops/window_sweep.h"
 #include "weir/core/json.h"
 #include "weir/ops/aggregate.h"
 
@@ -33,8 +36,6 @@ struct window_settings {
   std::vector<std::string> aggregate_texts;  // as written, for weir explain
 };
 
-using accumulators = std::vector<std::unique_ptr<accumulator>>;
-
 // One window (or session) of one group. Tumbling windows and sessions hold
 // their accumulators; hopping windows are computed from panes and sliding
 // windows from the buffered records when they emit.
@@ -49,16 +50,42 @@ struct window_entry {
   bool changed = false;        // changes: changed since the last publication
 };
 
-// A pane (hopping windows): the partial aggregate of [start, start + pane).
-struct pane_entry {
-  core::millis start = 0;
-  accumulators acc;
-};
-
 // A buffered record (sliding windows): its event time and evaluated arguments.
 struct buffered_record {
   core::millis time = 0;
   std::vector<core::value> args;
+};
+
+// Hopping: a pane, the partial aggregate of [time, time + pane). Sliding: the
+// records buffered at one event time, in arrival order.
+struct content_slot {
+  core::millis time = 0;
+  accumulators acc;                      // hopping
+  std::vector<buffered_record> records;  // sliding
+  bool dirty = false;                    // changed since the last checkpoint
+};
+
+constexpr auto slot_time = [](const content_slot& c) noexcept { return c.time; };
+
+// What one group holds for hopping or sliding windows: its slots in time
+// order (each still usable by an open or future window), the sweeps that
+// compute its windows from them, and, for hopping with emit: final, the
+// earliest window not yet emitted. Invariant: a slot time in `dirty` for
+// every slot with `dirty` set and every slot dropped since the checkpoint.
+struct group_content {
+  core::value::array_type group;    // hopping, emit final: for the results
+  std::deque<content_slot> slots;   // by time
+  std::vector<core::millis> dirty;  // slot times to write or erase at the checkpoint
+  bool listed = false;              // in dirty_groups_
+  core::millis next_start = 0;      // hopping, emit final: valid when scheduled
+  bool scheduled = false;
+  bool schedule_dirty = false;
+  // Sliding, emit changes: times of the records added since the windows
+  // containing them were last marked changed.
+  std::vector<core::millis> changed_times;
+  // Windows are queried in start order by closing (close), by firing or a
+  // change publication (publish) and by on_watermark corrections (correct).
+  window_sweep close, publish, correct;
 };
 
 // Keys: group JSON then the start time, so that one group's entries are
@@ -132,6 +159,12 @@ class window_step final : public step {
   metrics::counter& emitted_;
 };
 
+// Keeps the one result emitted into it.
+struct collect_one final : emitter {
+  event e;
+  void emit(event&& x) override { e = std::move(x); }
+};
+
 // The windows of one task. Only the task's thread touches it.
 class window_instance final : public step_instance {
  public:
@@ -197,10 +230,44 @@ class window_instance final : public step_instance {
     return (core::floor_div(p - s_.size, s_.advance) + 1) * s_.advance;
   }
   void close_hopping(core::millis wm, emitter& out);
-  accumulators compute(const window_entry& w) const;
-  void emit_result(window_entry& w, bool final, emitter& out);
+
+  // Which of a group's sweeps computes a window: they serve different
+  // sequences of windows, each in start order.
+  enum class sweep_use : std::uint8_t { close, publish, correct };
+  // g: w's group content when the caller has it at hand.
+  accumulators compute(const window_entry& w, sweep_use use, group_content* g = nullptr);
+  void emit_result(window_entry& w, bool final, sweep_use use, emitter& out,
+                   group_content* g = nullptr);
+  // on_watermark: corrected results of windows that a record changed after
+  // their on-time result, emitted in the given order.
+  void emit_corrections(const std::vector<window_entry*>& windows, emitter& out);
   void erase_window(const std::string& key);
   void drop_expired_content();
+
+  // Hopping and sliding content of one group.
+  core::millis slot_expiry(core::millis slot_time) const noexcept {
+    if (s_.kind == window_kind::hopping) {
+      return core::floor_div(slot_time, s_.advance) * s_.advance + s_.size + s_.lateness;
+    }
+    return slot_time + s_.size + 1 + s_.lateness;
+  }
+  // The index of g's slot at time t, created (and indexed for expiry) when
+  // missing.
+  std::size_t slot_at(group_content& g, const std::string& gj, core::millis t);
+  void mark_dirty(group_content& g, const std::string& gj, content_slot& slot);
+  void list_group(group_content& g, const std::string& gj) {
+    if (g.listed) return;
+    g.listed = true;
+    dirty_groups_.push_back(gj);
+  }
+  static void changed(group_content& g, core::millis t) noexcept {
+    g.close.changed(t);
+    g.publish.changed(t);
+    g.correct.changed(t);
+  }
+  // Sliding, emit changes: marks the windows containing records added since
+  // the last call as changed.
+  void mark_sliding_changes();
 
   std::string encode_window(const window_entry& w) const;
   std::string encode_accumulators(const accumulators& acc) const;
@@ -215,28 +282,24 @@ class window_instance final : public step_instance {
   std::map<std::string, window_entry> windows_;            // group JSON + start
   std::set<std::pair<core::millis, std::string>> closes_;  // (close_at, key)
   std::set<std::pair<core::millis, std::string>> fires_;   // on_watermark: (fire_at, key)
-  std::map<std::string, pane_entry> panes_;                // hopping: group JSON + pane start
+  // Hopping and sliding: each group's panes or buffered records, found
+  // through a hash map; a record costs one slot update whatever size /
+  // advance or the time difference is.
+  std::unordered_map<std::string, group_content> groups_;  // group JSON
+  std::vector<std::string> dirty_groups_;                  // groups with g.listed
+  std::vector<std::string> changed_groups_;  // sliding, emit changes: with changed_times
+  // When each group's first slot stops being usable: (expiry, group JSON).
+  std::set<std::pair<core::millis, std::string>> slot_expiry_;
   // Hopping with emit: final: windows are not kept one by one; each group
   // remembers the start of its earliest window not yet emitted, and one timer
-  // per group fires at that window's close. A record then costs one pane
-  // update whatever size / advance is.
-  struct hop_group {
-    core::value::array_type group;
-    core::millis next_start = 0;
-  };
-  std::map<std::string, hop_group> hop_groups_;                // group JSON
+  // per group fires at that window's close.
   std::set<std::pair<core::millis, std::string>> hop_closes_;  // (close of next window, group JSON)
-  std::unordered_set<std::string> dirty_hop_groups_;
-  std::map<std::string, std::vector<buffered_record>> records_;  // sliding: group JSON + time
   std::map<std::string, core::millis> closed_sessions_;  // session: group JSON + start -> last
-  // When each pane / buffered-record entry stops being usable: (expiry, key).
+  // When each closed-session mark can go: (expiry, key).
   std::set<std::pair<core::millis, std::string>> expiry_;
-  core::millis pane_expiry(core::millis pane_start) const noexcept {
-    return core::floor_div(pane_start, s_.advance) * s_.advance + s_.size + s_.lateness;
-  }
 
   // Keys changed since the last checkpoint, by kind of entry.
-  std::unordered_set<std::string> dirty_windows_, dirty_panes_, dirty_records_, dirty_sessions_;
+  std::unordered_set<std::string> dirty_windows_, dirty_sessions_;
 
   std::vector<core::value> args_;  // scratch: one record's evaluated arguments
 };
@@ -297,6 +360,7 @@ window_entry& window_instance::open_window(const std::string& key,
     if (s_.kind == window_kind::tumbling || s_.kind == window_kind::session) w.acc = fresh();
     closes_.emplace(close_at(w), key);
     if (s_.emit == emit_mode::on_watermark) fires_.emplace(fire_at(w), key);
+    dirty_windows_.insert(key);
   }
   return w;
 }
@@ -306,7 +370,7 @@ window_entry& window_instance::open_window(const std::string& key,
 void window_instance::touch(const std::string& key, window_entry& w, emitter& out) {
   dirty_windows_.insert(key);
   w.changed = true;
-  if (s_.emit == emit_mode::on_watermark && w.fired) emit_result(w, false, out);
+  if (s_.emit == emit_mode::on_watermark && w.fired) emit_result(w, false, sweep_use::correct, out);
 }
 
 void window_instance::late(const event& e) {
@@ -377,6 +441,29 @@ core::status window_instance::process(event&& e, emitter& out) {
   return st;
 }
 
+std::size_t window_instance::slot_at(group_content& g, const std::string& gj, core::millis t) {
+  auto& slots = g.slots;
+  if (!slots.empty() && slots.back().time == t) return slots.size() - 1;
+  std::size_t i = slots.size();
+  if (!slots.empty() && slots.back().time > t) {
+    auto it = lower_bound_near(slots, t, slot_time, true);
+    i = static_cast<std::size_t>(it - slots.begin());
+    if (it->time == t) return i;
+  }
+  if (i == 0 && !slots.empty()) slot_expiry_.erase({slot_expiry(slots.front().time), gj});
+  slots.insert(slots.begin() + static_cast<std::ptrdiff_t>(i), content_slot{t, {}, {}, false});
+  if (i == 0) slot_expiry_.emplace(slot_expiry(t), gj);
+  return i;
+}
+
+void window_instance::mark_dirty(group_content& g, const std::string& gj, content_slot& slot) {
+  if (!slot.dirty) {
+    slot.dirty = true;
+    g.dirty.push_back(slot.time);
+  }
+  list_group(g, gj);
+}
+
 core::status window_instance::process_time_window(const event& e,
                                                   const core::value::array_type& group,
                                                   const std::string& gj, emitter& out) {
@@ -395,39 +482,39 @@ core::status window_instance::process_time_window(const event& e,
     touch(key, w, out);
     return {};
   }
-  // Hopping: the record updates one pane; windows are merged from panes.
+  // Hopping: the record updates one pane; windows are computed from panes.
   const core::millis pane_start = core::floor_div(t, s_.pane) * s_.pane;
-  const std::string pkey = entry_key(gj, pane_start);
-  auto [pit, created] = panes_.try_emplace(pkey);
-  if (created) {
-    pit->second.start = pane_start;
-    pit->second.acc = fresh();
-    expiry_.emplace(pane_expiry(pane_start), pkey);
-  }
-  add_all(pit->second.acc, args_, t);
-  dirty_panes_.insert(pkey);
+  group_content& g = groups_.try_emplace(gj).first->second;
+  content_slot& pane = g.slots[slot_at(g, gj, pane_start)];
+  if (pane.acc.empty()) pane.acc = fresh();
+  add_all(pane.acc, args_, t);
+  mark_dirty(g, gj, pane);
+  changed(g, pane_start);
   if (lazy_hopping()) {
     // The earliest window of this pane that is still open.
     core::millis first = first_window_containing(pane_start);
     while (closed(hop_close(first))) first += advance;
-    auto [git, fresh_group] = hop_groups_.try_emplace(gj);
-    hop_group& g = git->second;
-    if (fresh_group || first < g.next_start) {
-      if (!fresh_group) hop_closes_.erase({hop_close(g.next_start), gj});
+    if (!g.scheduled || first < g.next_start) {
+      if (g.scheduled) hop_closes_.erase({hop_close(g.next_start), gj});
       g.group = group;
       g.next_start = first;
+      g.scheduled = true;
+      g.schedule_dirty = true;
       hop_closes_.emplace(hop_close(first), gj);
-      dirty_hop_groups_.insert(gj);
     }
     return {};
   }
   // The open windows containing t: [k*advance, k*advance + size).
+  std::vector<window_entry*> corrections;
   for (core::millis start = last_start; start > t - s_.size; start -= advance) {
     if (closed(start + s_.size + s_.lateness)) break;  // and every earlier one
     const std::string key = entry_key(gj, start);
     window_entry& w = open_window(key, group, gj, start, start + s_.size);
-    touch(key, w, out);
+    dirty_windows_.insert(key);
+    w.changed = true;
+    if (s_.emit == emit_mode::on_watermark && w.fired) corrections.push_back(&w);
   }
+  emit_corrections(corrections, out);
   return {};
 }
 
@@ -441,47 +528,72 @@ core::status window_instance::process_sliding(const event& e, const core::value:
     late(e);
     return {};
   }
-  const std::string rkey = entry_key(gj, t);
-  auto [rit, rnew] = records_.try_emplace(rkey);
-  rit->second.push_back(buffered_record{t, args_});
-  if (rnew) expiry_.emplace(t + d + 1 + s_.lateness, rkey);
-  dirty_records_.insert(rkey);
+  group_content& g = groups_.try_emplace(gj).first->second;
+  const std::size_t i = slot_at(g, gj, t);
+  content_slot& slot = g.slots[i];
+  slot.records.push_back(buffered_record{t, args_});
+  mark_dirty(g, gj, slot);
+  changed(g, t);
 
-  auto in_group = [&](auto it) {
-    return it != records_.end() && it->first.compare(0, gj.size(), gj) == 0 &&
-           it->first.size() == gj.size() + 8;
-  };
-  auto any_in = [&](core::millis lo, core::millis hi) {  // a record with lo <= time <= hi
-    auto it = records_.lower_bound(entry_key(gj, lo));
-    return in_group(it) && key_time(it->first) <= hi;
-  };
-  // A window is opened unless it has already closed: a record is dropped
-  // from each window that has closed.
+  // The windows this record makes new. A window is opened unless it has
+  // already closed: a record is dropped from each window that has closed.
   auto ensure = [&](core::millis start) {
     window_entry probe;
     probe.end = start + d;
     if (closed(close_at(probe))) return;
     const std::string key = entry_key(gj, start);
     window_entry& w = open_window(key, group, gj, start, start + d);
-    touch(key, w, out);
+    if (s_.emit == emit_mode::changes) {  // published at the next interval
+      w.changed = true;
+      dirty_windows_.insert(key);
+    }
   };
   // Its left window [t - d, t].
   ensure(t - d);
   // Its right window [t + 1, t + 1 + d], if a record falls in it.
-  if (any_in(t + 1, t + 1 + d)) ensure(t + 1);
-  // The right windows of earlier records that this record now falls in.
-  for (auto it = records_.lower_bound(entry_key(gj, t - d - 1)); in_group(it); ++it) {
-    core::millis r = key_time(it->first);
-    if (r >= t) break;
-    ensure(r + 1);
-  }
-  // Every other open window that contains t changes.
-  for (auto it = windows_.lower_bound(entry_key(gj, t - d)); it != windows_.end(); ++it) {
-    if (it->first.compare(0, gj.size(), gj) != 0 || it->first.size() != gj.size() + 8) break;
-    if (it->second.start > t) break;
-    touch(it->first, it->second, out);
+  if (i + 1 < g.slots.size() && g.slots[i + 1].time <= t + 1 + d) ensure(t + 1);
+  // The right window of the latest earlier record, if it now holds this one.
+  // Earlier records have a later record before this one that opened theirs.
+  if (i > 0 && g.slots[i - 1].time >= t - d - 1) ensure(g.slots[i - 1].time + 1);
+  // With emit: final nothing stored changes in the other windows containing t.
+  if (s_.emit == emit_mode::changes) {
+    if (g.changed_times.empty()) changed_groups_.push_back(gj);
+    g.changed_times.push_back(t);
+  } else if (s_.emit == emit_mode::on_watermark) {
+    // Only windows whose on-time result is out ([s, s + d] with
+    // s + d + 1 <= watermark) publish a correction.
+    const core::millis last = watermark_ == core::min_time ? t : std::min(t, watermark_ - d - 1);
+    std::vector<window_entry*> corrections;
+    for (auto it = windows_.lower_bound(entry_key(gj, t - d)); it != windows_.end(); ++it) {
+      if (it->first.compare(0, gj.size(), gj) != 0 || it->first.size() != gj.size() + 8) break;
+      if (it->second.start > last) break;
+      if (it->second.fired) corrections.push_back(&it->second);
+    }
+    emit_corrections(corrections, out);
   }
   return {};
+}
+
+void window_instance::mark_sliding_changes() {
+  for (const auto& gj : changed_groups_) {
+    auto git = groups_.find(gj);
+    if (git == groups_.end()) continue;
+    auto& times = git->second.changed_times;
+    std::sort(times.begin(), times.end());
+    const core::millis d = s_.size;
+    for (auto it = windows_.lower_bound(entry_key(gj, times.front() - d)); it != windows_.end();
+         ++it) {
+      if (it->first.compare(0, gj.size(), gj) != 0 || it->first.size() != gj.size() + 8) break;
+      window_entry& w = it->second;
+      if (w.start > times.back()) break;
+      auto in = std::lower_bound(times.begin(), times.end(), w.start);
+      if (in == times.end() || *in > w.end) continue;
+      w.changed = true;
+      dirty_windows_.insert(it->first);
+    }
+    times.clear();
+  }
+  changed_groups_.clear();
 }
 
 core::status window_instance::process_session(const event& e, const core::value::array_type& group,
@@ -555,35 +667,46 @@ void window_instance::erase_window(const std::string& key) {
   dirty_windows_.insert(key);  // erased at the next checkpoint
 }
 
-accumulators window_instance::compute(const window_entry& w) const {
-  accumulators acc = fresh();
+accumulators window_instance::compute(const window_entry& w, sweep_use use, group_content* g) {
+  accumulators acc;
   switch (s_.kind) {
     case window_kind::tumbling:
     case window_kind::session:
+      acc = fresh();
       for (std::size_t i = 0; i < acc.size(); ++i) acc[i]->merge(*w.acc[i]);
       break;
     case window_kind::hopping:
-      for (auto it = panes_.lower_bound(entry_key(w.group_json, w.start));
-           it != panes_.end() && it->first.compare(0, w.group_json.size(), w.group_json) == 0 &&
-           it->second.start < w.end;
-           ++it) {
-        for (std::size_t i = 0; i < acc.size(); ++i) acc[i]->merge(*it->second.acc[i]);
+    case window_kind::sliding: {
+      if (!g) {
+        auto git = groups_.find(w.group_json);
+        if (git == groups_.end()) return fresh();
+        g = &git->second;
+      }
+      window_sweep& sweep = use == sweep_use::close     ? g->close
+                            : use == sweep_use::publish ? g->publish
+                                                        : g->correct;
+      auto time_of = slot_time;
+      auto fresh_acc = [this] { return fresh(); };
+      if (s_.kind == window_kind::hopping) {
+        auto fold = [](accumulators& into, const content_slot& pane) {
+          for (std::size_t i = 0; i < into.size(); ++i) into[i]->merge(*pane.acc[i]);
+        };
+        acc = sweep.query(g->slots, w.start, w.end, time_of, fold, fresh_acc);
+      } else {
+        auto fold = [](accumulators& into, const content_slot& slot) {
+          for (const auto& r : slot.records) add_all(into, r.args, r.time);
+        };
+        acc = sweep.query(g->slots, w.start, w.end + 1, time_of, fold, fresh_acc);
       }
       break;
-    case window_kind::sliding:
-      for (auto it = records_.lower_bound(entry_key(w.group_json, w.start));
-           it != records_.end() && it->first.compare(0, w.group_json.size(), w.group_json) == 0 &&
-           key_time(it->first) <= w.end;
-           ++it) {
-        for (const auto& r : it->second) add_all(acc, r.args, r.time);
-      }
-      break;
+    }
   }
   return acc;
 }
 
-void window_instance::emit_result(window_entry& w, bool final, emitter& out) {
-  accumulators acc = compute(w);
+void window_instance::emit_result(window_entry& w, bool final, sweep_use use, emitter& out,
+                                  group_content* g) {
+  accumulators acc = compute(w, use, g);
   core::value::object_type obj;
   obj.reserve(s_.group_names.size() + 4 + acc.size());
   for (std::size_t i = 0; i < s_.group_names.size(); ++i) {
@@ -619,38 +742,51 @@ void window_instance::emit_result(window_entry& w, bool final, emitter& out) {
   out.emit(std::move(result));
 }
 
+void window_instance::emit_corrections(const std::vector<window_entry*>& windows, emitter& out) {
+  if (windows.empty()) return;
+  if (windows.size() == 1 || windows.front()->start < windows.back()->start) {
+    for (window_entry* w : windows) emit_result(*w, false, sweep_use::correct, out);
+    return;
+  }
+  // Given latest first (hopping): compute them in start order, where the
+  // sweep shares work between them, then emit in the given order.
+  std::vector<collect_one> results(windows.size());
+  for (std::size_t i = windows.size(); i-- > 0;) {
+    emit_result(*windows[i], false, sweep_use::correct, results[i]);
+  }
+  for (auto& r : results) out.emit(std::move(r.e));
+}
+
 void window_instance::close_hopping(core::millis wm, emitter& out) {
   while (!hop_closes_.empty() && hop_closes_.begin()->first <= wm) {
     const std::string gj = hop_closes_.begin()->second;
     hop_closes_.erase(hop_closes_.begin());
-    auto git = hop_groups_.find(gj);
-    if (git == hop_groups_.end()) continue;
-    hop_group& g = git->second;
-    dirty_hop_groups_.insert(gj);
+    auto git = groups_.find(gj);
+    if (git == groups_.end() || !git->second.scheduled) continue;
+    group_content& g = git->second;
+    g.schedule_dirty = true;
+    list_group(g, gj);
     const core::millis start = g.next_start;
     auto first_pane = [&](core::millis from) {
-      auto it = panes_.lower_bound(entry_key(gj, from));
-      bool ok = it != panes_.end() && it->first.size() == gj.size() + 8 &&
-                it->first.compare(0, gj.size(), gj) == 0;
-      return ok ? it : panes_.end();
+      return lower_bound_near(g.slots, from, slot_time, false);
     };
     auto p = first_pane(start);
-    if (p != panes_.end() && p->second.start < start + s_.size) {
+    if (p != g.slots.end() && p->time < start + s_.size) {
       window_entry w;
       w.group = g.group;
       w.group_json = gj;
       w.start = start;
       w.end = start + s_.size;
-      emit_result(w, true, out);
+      emit_result(w, true, sweep_use::close, out, &g);
     }
     // The next window that holds a pane: the next start, or a jump over a gap.
     core::millis next = start + s_.advance;
     auto q = first_pane(next);
-    if (q == panes_.end()) {
-      hop_groups_.erase(git);
+    if (q == g.slots.end()) {
+      g.scheduled = false;
       continue;
     }
-    next = std::max(next, first_window_containing(q->second.start));
+    next = std::max(next, first_window_containing(q->time));
     g.next_start = next;
     hop_closes_.emplace(hop_close(next), gj);
   }
@@ -669,7 +805,7 @@ void window_instance::on_watermark(core::millis wm, emitter& out) {
       dirty_windows_.insert(key);
       // Without lateness the on-time result is also the final one; it is
       // emitted once, by the close below.
-      if (close_at(it->second) > wm) emit_result(it->second, false, out);
+      if (close_at(it->second) > wm) emit_result(it->second, false, sweep_use::publish, out);
     }
   }
   while (!closes_.empty() && closes_.begin()->first <= wm) {
@@ -680,7 +816,7 @@ void window_instance::on_watermark(core::millis wm, emitter& out) {
       continue;
     }
     window_entry& w = it->second;
-    emit_result(w, true, out);
+    emit_result(w, true, sweep_use::close, out);
     if (s_.kind == window_kind::session) {
       closed_sessions_[key] = w.end;
       expiry_.emplace(w.end + 2 * s_.gap + s_.lateness + 1, key);
@@ -696,28 +832,29 @@ void window_instance::on_watermark(core::millis wm, emitter& out) {
 void window_instance::drop_expired_content() {
   if (watermark_ == core::min_time) return;
   const core::millis wm = watermark_;
-  if (s_.kind == window_kind::hopping || s_.kind == window_kind::sliding) {
-    while (!expiry_.empty() && expiry_.begin()->first <= wm) {
-      const std::string& key = expiry_.begin()->second;
-      if (s_.kind == window_kind::hopping)
-        panes_.erase(key);
-      else
-        records_.erase(key);
-      if (s_.kind == window_kind::hopping)
-        dirty_panes_.insert(key);
-      else
-        dirty_records_.insert(key);
-      expiry_.erase(expiry_.begin());
+  while (!slot_expiry_.empty() && slot_expiry_.begin()->first <= wm) {
+    auto node = slot_expiry_.extract(slot_expiry_.begin());
+    const std::string& gj = node.value().second;
+    auto git = groups_.find(gj);
+    if (git == groups_.end()) continue;
+    group_content& g = git->second;
+    while (!g.slots.empty() && slot_expiry(g.slots.front().time) <= wm) {
+      if (!g.slots.front().dirty) g.dirty.push_back(g.slots.front().time);
+      g.slots.pop_front();
     }
-  } else if (s_.kind == window_kind::session) {
-    // Past last + 2 * gap + lateness, a record within gap of a closed
-    // session is late by its own session: its mark can go.
-    while (!expiry_.empty() && expiry_.begin()->first <= wm) {
-      const std::string& key = expiry_.begin()->second;
-      closed_sessions_.erase(key);
-      dirty_sessions_.insert(key);
-      expiry_.erase(expiry_.begin());
+    list_group(g, gj);
+    if (!g.slots.empty()) {
+      node.value().first = slot_expiry(g.slots.front().time);
+      slot_expiry_.insert(std::move(node));
     }
+  }
+  // Past last + 2 * gap + lateness, a record within gap of a closed
+  // session is late by its own session: its mark can go.
+  while (!expiry_.empty() && expiry_.begin()->first <= wm) {
+    const std::string& key = expiry_.begin()->second;
+    closed_sessions_.erase(key);
+    dirty_sessions_.insert(key);
+    expiry_.erase(expiry_.begin());
   }
 }
 
@@ -726,11 +863,12 @@ void window_instance::on_tick(core::millis now, emitter& out) {
   if (next_publish_ == core::min_time) next_publish_ = now + s_.changes_every;
   if (now < next_publish_) return;
   next_publish_ = now + s_.changes_every;
+  mark_sliding_changes();
   // In close order, then key order: deterministic.
   for (const auto& [at, key] : closes_) {
     auto it = windows_.find(key);
     if (it == windows_.end() || !it->second.changed) continue;
-    emit_result(it->second, false, out);
+    emit_result(it->second, false, sweep_use::publish, out);
     dirty_windows_.insert(key);
   }
 }
@@ -771,6 +909,7 @@ std::string window_instance::encode_window(const window_entry& w) const {
 }
 
 void window_instance::checkpoint(state::write_batch& batch) {
+  if (s_.kind == window_kind::sliding && s_.emit == emit_mode::changes) mark_sliding_changes();
   std::string full;
   auto write = [&](char tag, const std::string& key, const std::string* value) {
     full.assign(ctx_.key_prefix).push_back(tag);
@@ -786,26 +925,43 @@ void window_instance::checkpoint(state::write_batch& batch) {
     if (it != windows_.end()) v = encode_window(it->second);
     write('w', k, it != windows_.end() ? &v : nullptr);
   }
-  for (const auto& k : dirty_panes_) {
-    auto it = panes_.find(k);
-    std::string v;
-    if (it != panes_.end()) {
-      put_i64(v, it->second.start);
-      v += encode_accumulators(it->second.acc);
-    }
-    write('p', k, it != panes_.end() ? &v : nullptr);
-  }
-  for (const auto& k : dirty_records_) {
-    auto it = records_.find(k);
-    std::string v;
-    if (it != records_.end()) {
-      put_u32(v, static_cast<std::uint32_t>(it->second.size()));
-      for (const auto& r : it->second) {
-        put_i64(v, r.time);
-        put_bytes(v, core::to_json(core::value{r.args}));
+  const char slot_tag = s_.kind == window_kind::hopping ? 'p' : 'r';
+  for (const auto& gj : dirty_groups_) {
+    auto git = groups_.find(gj);
+    if (git == groups_.end()) continue;
+    group_content& g = git->second;
+    g.listed = false;
+    for (core::millis t : g.dirty) {
+      auto it = lower_bound_near(g.slots, t, slot_time, false);
+      const bool present = it != g.slots.end() && it->time == t;
+      if (present && !it->dirty) continue;  // listed twice, written already
+      std::string v;
+      if (present) {
+        it->dirty = false;
+        if (s_.kind == window_kind::hopping) {
+          put_i64(v, it->time);
+          v += encode_accumulators(it->acc);
+        } else {
+          put_u32(v, static_cast<std::uint32_t>(it->records.size()));
+          for (const auto& r : it->records) {
+            put_i64(v, r.time);
+            put_bytes(v, core::to_json(core::value{r.args}));
+          }
+        }
       }
+      write(slot_tag, entry_key(gj, t), present ? &v : nullptr);
     }
-    write('r', k, it != records_.end() ? &v : nullptr);
+    g.dirty.clear();
+    if (g.schedule_dirty) {
+      std::string v;
+      if (g.scheduled) {
+        put_i64(v, g.next_start);
+        v += core::to_json(core::value{g.group});
+      }
+      write('h', gj, g.scheduled ? &v : nullptr);
+      g.schedule_dirty = false;
+    }
+    if (g.slots.empty() && !g.scheduled) groups_.erase(git);
   }
   for (const auto& k : dirty_sessions_) {
     auto it = closed_sessions_.find(k);
@@ -813,24 +969,23 @@ void window_instance::checkpoint(state::write_batch& batch) {
     if (it != closed_sessions_.end()) put_i64(v, it->second);
     write('c', k, it != closed_sessions_.end() ? &v : nullptr);
   }
-  for (const auto& k : dirty_hop_groups_) {
-    auto it = hop_groups_.find(k);
-    std::string v;
-    if (it != hop_groups_.end()) {
-      put_i64(v, it->second.next_start);
-      v += core::to_json(core::value{it->second.group});
-    }
-    write('h', k, it != hop_groups_.end() ? &v : nullptr);
-  }
-  dirty_hop_groups_.clear();
+  dirty_groups_.clear();
   dirty_windows_.clear();
-  dirty_panes_.clear();
-  dirty_records_.clear();
   dirty_sessions_.clear();
 }
 
 core::status window_instance::restore() {
   bool ok = true;
+  // Slots arrive in key order: by group, then by time.
+  auto slot_of = [&](const std::string& key) -> content_slot& {
+    group_content& g = groups_.try_emplace(key.substr(0, key.size() - 8)).first->second;
+    const core::millis t = key_time(key);
+    auto it = std::lower_bound(g.slots.begin(), g.slots.end(), t,
+                               [](const content_slot& c, core::millis x) { return c.time < x; });
+    if (it == g.slots.end() || it->time != t)
+      it = g.slots.insert(it, content_slot{t, {}, {}, false});
+    return *it;
+  };
   auto scanned = ctx_.store->scan(ctx_.key_prefix, [&](std::string_view k, std::string_view v) {
     k.remove_prefix(ctx_.key_prefix.size());
     if (k.size() < 2) return ok = false;
@@ -860,15 +1015,17 @@ core::status window_instance::restore() {
         return true;
       }
       case 'p': {
-        pane_entry p;
-        if (!get_i64(v, p.start) || !decode_accumulators(v, p.acc)) return ok = false;
-        expiry_.emplace(pane_expiry(p.start), key);
-        panes_.emplace(std::move(key), std::move(p));
+        core::millis start;
+        accumulators acc;
+        if (key.size() < 8 || !get_i64(v, start) || !decode_accumulators(v, acc)) {
+          return ok = false;
+        }
+        slot_of(key).acc = std::move(acc);
         return true;
       }
       case 'r': {
         std::uint32_t n;
-        if (!get_u32(v, n)) return ok = false;
+        if (key.size() < 8 || !get_u32(v, n)) return ok = false;
         std::vector<buffered_record> list;
         for (std::uint32_t i = 0; i < n; ++i) {
           buffered_record r;
@@ -879,18 +1036,19 @@ core::status window_instance::restore() {
           r.args = std::move(parsed->as_array());
           list.push_back(std::move(r));
         }
-        expiry_.emplace(key_time(key) + s_.size + 1 + s_.lateness, key);
-        records_.emplace(std::move(key), std::move(list));
+        slot_of(key).records = std::move(list);
         return true;
       }
       case 'h': {
-        hop_group g;
-        if (!get_i64(v, g.next_start)) return ok = false;
+        core::millis next_start;
+        if (!get_i64(v, next_start)) return ok = false;
         auto group = core::parse_json(v);
         if (!group || !group->is_array()) return ok = false;
+        group_content& g = groups_.try_emplace(key).first->second;
         g.group = std::move(group->as_array());
-        hop_closes_.emplace(hop_close(g.next_start), key);
-        hop_groups_.emplace(std::move(key), std::move(g));
+        g.next_start = next_start;
+        g.scheduled = true;
+        hop_closes_.emplace(hop_close(next_start), key);
         return true;
       }
       case 'c': {
@@ -906,6 +1064,9 @@ core::status window_instance::restore() {
   });
   if (!scanned.ok()) return scanned;
   if (!ok) return core::error{core::errc::state, "corrupt window state in step " + def_.name()};
+  for (const auto& [gj, g] : groups_) {
+    if (!g.slots.empty()) slot_expiry_.emplace(slot_expiry(g.slots.front().time), gj);
+  }
   return {};
 }
 
