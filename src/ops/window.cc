@@ -69,17 +69,22 @@ constexpr auto slot_time = [](const content_slot& c) noexcept { return c.time; }
 
 // What one group holds for hopping or sliding windows: its slots in time
 // order (each still usable by an open or future window), the sweeps that
-// compute its windows from them, and, for hopping with emit: final, the
-// earliest window not yet emitted. Invariant: a slot time in `dirty` for
-// every slot with `dirty` set and every slot dropped since the checkpoint.
+// compute its windows from them, and, with emit: final, the windows not
+// yet emitted (hopping: the earliest; sliding: each start). Invariant: a slot
+// time in `dirty` for every slot with `dirty` set and every slot dropped
+// since the checkpoint; likewise `dirty_windows` for sliding window starts.
 struct group_content {
-  core::value::array_type group;    // hopping, emit final: for the results
+  core::value::array_type group;    // emit final: for the results
   std::deque<content_slot> slots;   // by time
   std::vector<core::millis> dirty;  // slot times to write or erase at the checkpoint
   bool listed = false;              // in dirty_groups_
   core::millis next_start = 0;      // hopping, emit final: valid when scheduled
   bool scheduled = false;
   bool schedule_dirty = false;
+  // Sliding, emit final: the starts of the open windows, in order, and those
+  // created or closed since the checkpoint.
+  std::deque<core::millis> window_starts;
+  std::vector<core::millis> dirty_windows;
   // Sliding, emit changes: times of the records added since the windows
   // containing them were last marked changed.
   std::vector<core::millis> changed_times;
@@ -222,6 +227,16 @@ class window_instance final : public step_instance {
   bool lazy_hopping() const noexcept {
     return s_.kind == window_kind::hopping && s_.emit == emit_mode::final;
   }
+  // Sliding with emit: final: windows hold nothing but their existence, so
+  // each group keeps their starts and one timer, at its earliest window's
+  // close, instead of an entry and a timer per window.
+  bool lazy_sliding() const noexcept {
+    return s_.kind == window_kind::sliding && s_.emit == emit_mode::final;
+  }
+  core::millis slide_close(core::millis start) const noexcept {
+    return start + s_.size + 1 + s_.lateness;
+  }
+  void close_sliding(core::millis wm, emitter& out);
   core::millis hop_close(core::millis start) const noexcept {
     return start + s_.size + s_.lateness;
   }
@@ -290,10 +305,10 @@ class window_instance final : public step_instance {
   std::vector<std::string> changed_groups_;  // sliding, emit changes: with changed_times
   // When each group's first slot stops being usable: (expiry, group JSON).
   std::set<std::pair<core::millis, std::string>> slot_expiry_;
-  // Hopping with emit: final: windows are not kept one by one; each group
-  // remembers the start of its earliest window not yet emitted, and one timer
-  // per group fires at that window's close.
-  std::set<std::pair<core::millis, std::string>> hop_closes_;  // (close of next window, group JSON)
+  // Hopping and sliding with emit: final: windows are not kept one by one;
+  // one timer per group fires at the close of its earliest window not yet
+  // emitted: (close, group JSON).
+  std::set<std::pair<core::millis, std::string>> group_closes_;
   std::map<std::string, core::millis> closed_sessions_;  // session: group JSON + start -> last
   // When each closed-session mark can go: (expiry, key).
   std::set<std::pair<core::millis, std::string>> expiry_;
@@ -495,12 +510,12 @@ core::status window_instance::process_time_window(const event& e,
     core::millis first = first_window_containing(pane_start);
     while (closed(hop_close(first))) first += advance;
     if (!g.scheduled || first < g.next_start) {
-      if (g.scheduled) hop_closes_.erase({hop_close(g.next_start), gj});
+      if (g.scheduled) group_closes_.erase({hop_close(g.next_start), gj});
       g.group = group;
       g.next_start = first;
       g.scheduled = true;
       g.schedule_dirty = true;
-      hop_closes_.emplace(hop_close(first), gj);
+      group_closes_.emplace(hop_close(first), gj);
     }
     return {};
   }
@@ -538,9 +553,21 @@ core::status window_instance::process_sliding(const event& e, const core::value:
   // The windows this record makes new. A window is opened unless it has
   // already closed: a record is dropped from each window that has closed.
   auto ensure = [&](core::millis start) {
-    window_entry probe;
-    probe.end = start + d;
-    if (closed(close_at(probe))) return;
+    if (closed(slide_close(start))) return;
+    if (lazy_sliding()) {
+      auto& starts = g.window_starts;
+      auto at = lower_bound_near(
+          starts, start, [](core::millis x) { return x; }, true);
+      if (at != starts.end() && *at == start) return;
+      const bool earliest = at == starts.begin();
+      if (earliest && !starts.empty()) group_closes_.erase({slide_close(starts.front()), gj});
+      starts.insert(at, start);
+      if (earliest) group_closes_.emplace(slide_close(start), gj);
+      if (g.group.empty()) g.group = group;
+      g.dirty_windows.push_back(start);
+      list_group(g, gj);
+      return;
+    }
     const std::string key = entry_key(gj, start);
     window_entry& w = open_window(key, group, gj, start, start + d);
     if (s_.emit == emit_mode::changes) {  // published at the next interval
@@ -758,9 +785,9 @@ void window_instance::emit_corrections(const std::vector<window_entry*>& windows
 }
 
 void window_instance::close_hopping(core::millis wm, emitter& out) {
-  while (!hop_closes_.empty() && hop_closes_.begin()->first <= wm) {
-    const std::string gj = hop_closes_.begin()->second;
-    hop_closes_.erase(hop_closes_.begin());
+  while (!group_closes_.empty() && group_closes_.begin()->first <= wm) {
+    const std::string gj = group_closes_.begin()->second;
+    group_closes_.erase(group_closes_.begin());
     auto git = groups_.find(gj);
     if (git == groups_.end() || !git->second.scheduled) continue;
     group_content& g = git->second;
@@ -788,13 +815,36 @@ void window_instance::close_hopping(core::millis wm, emitter& out) {
     }
     next = std::max(next, first_window_containing(q->time));
     g.next_start = next;
-    hop_closes_.emplace(hop_close(next), gj);
+    group_closes_.emplace(hop_close(next), gj);
+  }
+}
+
+void window_instance::close_sliding(core::millis wm, emitter& out) {
+  while (!group_closes_.empty() && group_closes_.begin()->first <= wm) {
+    const std::string gj = group_closes_.begin()->second;
+    group_closes_.erase(group_closes_.begin());
+    auto git = groups_.find(gj);
+    if (git == groups_.end() || git->second.window_starts.empty()) continue;
+    group_content& g = git->second;
+    window_entry w;
+    w.group = g.group;
+    w.group_json = gj;
+    w.start = g.window_starts.front();
+    w.end = w.start + s_.size;
+    emit_result(w, true, sweep_use::close, out, &g);
+    g.window_starts.pop_front();
+    g.dirty_windows.push_back(w.start);
+    list_group(g, gj);
+    if (!g.window_starts.empty()) {
+      group_closes_.emplace(slide_close(g.window_starts.front()), gj);
+    }
   }
 }
 
 void window_instance::on_watermark(core::millis wm, emitter& out) {
   watermark_ = wm;
   if (lazy_hopping()) close_hopping(wm, out);
+  if (lazy_sliding()) close_sliding(wm, out);
   if (s_.emit == emit_mode::on_watermark) {
     while (!fires_.empty() && fires_.begin()->first <= wm) {
       auto [at, key] = *fires_.begin();
@@ -961,7 +1011,22 @@ void window_instance::checkpoint(state::write_batch& batch) {
       write('h', gj, g.scheduled ? &v : nullptr);
       g.schedule_dirty = false;
     }
-    if (g.slots.empty() && !g.scheduled) groups_.erase(git);
+    for (core::millis start : g.dirty_windows) {
+      auto it = lower_bound_near(
+          g.window_starts, start, [](core::millis x) { return x; }, false);
+      const bool present = it != g.window_starts.end() && *it == start;
+      std::string v;
+      if (present) {
+        window_entry w;
+        w.start = start;
+        w.end = start + s_.size;
+        w.group_json = gj;
+        v = encode_window(w);
+      }
+      write('w', entry_key(gj, start), present ? &v : nullptr);
+    }
+    g.dirty_windows.clear();
+    if (g.slots.empty() && !g.scheduled && g.window_starts.empty()) groups_.erase(git);
   }
   for (const auto& k : dirty_sessions_) {
     auto it = closed_sessions_.find(k);
@@ -1009,6 +1074,13 @@ core::status window_instance::restore() {
         if (s_.kind == window_kind::tumbling || s_.kind == window_kind::session) {
           if (!decode_accumulators(v, w.acc)) return ok = false;
         }
+        if (lazy_sliding()) {
+          group_content& g = groups_.try_emplace(w.group_json).first->second;
+          auto at = std::lower_bound(g.window_starts.begin(), g.window_starts.end(), w.start);
+          if (at == g.window_starts.end() || *at != w.start) g.window_starts.insert(at, w.start);
+          g.group = std::move(w.group);
+          return true;
+        }
         closes_.emplace(close_at(w), key);
         if (s_.emit == emit_mode::on_watermark && !w.fired) fires_.emplace(fire_at(w), key);
         windows_.emplace(std::move(key), std::move(w));
@@ -1048,7 +1120,7 @@ core::status window_instance::restore() {
         g.group = std::move(group->as_array());
         g.next_start = next_start;
         g.scheduled = true;
-        hop_closes_.emplace(hop_close(next_start), key);
+        group_closes_.emplace(hop_close(next_start), key);
         return true;
       }
       case 'c': {
@@ -1066,6 +1138,7 @@ core::status window_instance::restore() {
   if (!ok) return core::error{core::errc::state, "corrupt window state in step " + def_.name()};
   for (const auto& [gj, g] : groups_) {
     if (!g.slots.empty()) slot_expiry_.emplace(slot_expiry(g.slots.front().time), gj);
+    if (!g.window_starts.empty()) group_closes_.emplace(slide_close(g.window_starts.front()), gj);
   }
   return {};
 }
