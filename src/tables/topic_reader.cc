@@ -1,6 +1,7 @@
 #include "tables/topic_reader.h"
 
 #include <chrono>
+#include <utility>
 
 #include "weir/core/json.h"
 #include "weir/core/log.h"
@@ -194,7 +195,7 @@ void topic_reader::apply(const core::record_view& r, state::write_batch& batch) 
     if (has_row(key)) --rows_;
     batch.erase(store_, key);
     pending_[key] = false;
-    probe_.updates->inc();
+    ++unflushed_updates_;
     return;
   }
   auto row = core::parse_json(*r.value);
@@ -217,7 +218,7 @@ void topic_reader::apply(const core::record_view& r, state::write_batch& batch) 
   if (!has_row(key)) ++rows_;
   batch.put(store_, key, *r.value);
   pending_[key] = true;
-  probe_.updates->inc();
+  ++unflushed_updates_;
 }
 
 core::status topic_reader::flush(state::write_batch& batch) {
@@ -231,6 +232,8 @@ core::status topic_reader::flush(state::write_batch& batch) {
   if (auto st = db_.write(batch); !st) return st;
   batch = state::write_batch{};
   pending_.clear();
+  // Counted once written, so that the metric never runs ahead of lookups.
+  probe_.updates->inc(std::exchange(unflushed_updates_, 0));
   probe_.rows->set(static_cast<double>(rows_));
   return {};
 }

@@ -63,6 +63,7 @@ class topic_reader {
   // Whether a key has a row, for keys written since the last flush.
   std::unordered_map<std::string, bool> pending_;
   std::int64_t rows_ = 0;
+  std::uint64_t unflushed_updates_ = 0;  // applied to the batch, not yet written
   std::atomic<bool> stop_{false};
   std::atomic<bool> bootstrapped_{false};
   std::atomic<std::int64_t> remaining_{0};
