@@ -43,6 +43,18 @@ int explain(const std::string& file) {
                                           " of silence the watermark follows the wall clock"
                                     : std::string("off")) +
          "\n";
+  if (!s.tables.empty()) out += "  tables:\n";
+  for (const auto& tb : s.tables) {
+    if (tb.source == config::table_source::topic) {
+      out += "    " + tb.name + ": topic " + tb.topic + " read whole by every process, keyed by " +
+             (tb.key ? "field " + *tb.key : std::string("the record key")) + "; state " + s.name +
+             ".table." + tb.name + " (rows and offsets), bootstrapped before processing\n";
+    } else {
+      out += "    " + tb.name + ": file " + tb.path +
+             (tb.file_format == config::table_file_format::csv ? " (CSV)" : " (JSON Lines)") +
+             " keyed by " + tb.key.value_or("") + ", reloaded when it changes\n";
+    }
+  }
   out += "  steps:\n";
   for (const auto& st : t.steps) {
     std::string text = st->explain();

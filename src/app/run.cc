@@ -153,7 +153,11 @@ int run(const std::vector<std::string>& files, const worker_options& options) {
     }
   }
 
+  // Tables read their topics to the end before any worker starts.
   auto ready = [&]() -> std::string {
+    for (const auto& t : topologies) {
+      if (auto b = t->tables->bootstrapping(); !b.empty()) return b;
+    }
     for (const auto& w : workers) {
       switch (w->current_phase()) {
         case runtime::worker::phase::starting:
@@ -181,6 +185,43 @@ int run(const std::vector<std::string>& files, const worker_options& options) {
                     {{"listen", options.metrics_listen}, {"port", std::to_string(http->port())}});
   }
 
+  // Stops every table's threads; they use the database, which goes first.
+  auto stop_tables = [&] {
+    for (auto& t : topologies) t->tables->stop();
+  };
+  for (const auto& t : topologies) {
+    tables::run_settings ts;
+    ts.pipeline = t->spec.name;
+    ts.db = db.get();
+    ts.kafka = kafka_settings;
+    ts.metrics = &registry;
+    if (auto st = t->tables->start(ts); !st) {
+      core::log::error("cannot start tables",
+                       {{"pipeline", t->spec.name}, {"error", st.err().message}});
+      stop_tables();
+      return 1;
+    }
+  }
+  for (;;) {
+    bool bootstrapped = true;
+    for (const auto& t : topologies) {
+      if (auto f = t->tables->failure()) {
+        core::log::error("table failed", {{"pipeline", t->spec.name}, {"error", *f}});
+        stop_tables();
+        return 1;
+      }
+      bootstrapped = bootstrapped && t->tables->bootstrapping().empty();
+    }
+    if (bootstrapped) break;
+    timespec wait{0, 100'000'000};
+    if (int sig = sigtimedwait(&signals, nullptr, &wait); sig > 0) {
+      core::log::info("signal received while bootstrapping tables: stopping",
+                      {{"signal", strsignal(sig)}});
+      stop_tables();
+      return 0;
+    }
+  }
+
   for (auto& w : workers) w->start(stop);
 
   int exit_code = 0;
@@ -196,6 +237,14 @@ int run(const std::vector<std::string>& files, const worker_options& options) {
       core::log::info("signal received: checkpointing and stopping", {{"signal", strsignal(sig)}});
       stopping = true;
       stop = true;
+    }
+    for (const auto& t : topologies) {
+      if (auto f = t->tables->failure(); f && !stopping) {
+        core::log::error("table failed", {{"pipeline", t->spec.name}, {"error", *f}});
+        stopping = true;
+        stop = true;
+        exit_code = 1;
+      }
     }
     bool all_done = true;
     for (const auto& w : workers) {
@@ -218,6 +267,7 @@ int run(const std::vector<std::string>& files, const worker_options& options) {
     if (w->current_phase() == runtime::worker::phase::failed) exit_code = 1;
   }
   workers.clear();
+  stop_tables();
   core::log::info("stopped", {{"exit_code", std::to_string(exit_code)}});
   return exit_code;
 }
