@@ -366,7 +366,7 @@ def _plan(case):
         return "the source reads several topics"
     if any(isinstance(w.get("emit"), dict) for w in window_steps(p)):
         return "emit {changes: T} publishes on the wall clock"
-    if "tables" in spec:
+    if "tables" in spec or p.get("tables"):
         return "tables are fed by `weir test` only"
     if (p.get("errors") or {}).get("dead_letter_topic"):
         # The tick filter renumbers the steps named in weir.error.step; dead
