@@ -1,5 +1,6 @@
 #include "weir/runtime/task.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -107,6 +108,18 @@ task::task(const topology& t, std::int32_t partition, state::database& db, recor
                  clock.now()) {
   for (std::size_t i = 0; i <= t.steps.size(); ++i)
     links_.push_back(std::make_unique<link>(*this, i));
+  step_in_.assign(t.steps.size(), 0);
+  step_out_.assign(t.steps.size(), 0);
+}
+
+void task::publish_metrics() {
+  const auto& probe = topology_.probe;
+  for (std::size_t i = 0; i < step_in_.size(); ++i) {
+    if (step_in_[i] && i < probe.step_in.size()) probe.step_in[i]->inc(step_in_[i]);
+    if (step_out_[i] && i < probe.step_out.size()) probe.step_out[i]->inc(step_out_[i]);
+    step_in_[i] = 0;
+    step_out_[i] = 0;
+  }
 }
 
 core::result<std::optional<std::int64_t>> task::restore() {
@@ -226,10 +239,12 @@ void task::advance_watermark() {
 }
 
 void task::link::emit(ops::event&& e) {
+  if (index_ > 0) ++task_.step_out_[index_ - 1];
   if (index_ == task_.steps_.size()) {
     task_.write_to_sink(std::move(e));
     return;
   }
+  ++task_.step_in_[index_];
   const core::record_view* source = e.source;
   if (auto st = task_.steps_[index_]->process(std::move(e), *task_.links_[index_ + 1]); !st) {
     task_.errors_.report(task_.topology_.steps[index_]->name(), st.err(), source);
@@ -254,8 +269,20 @@ void task::write_to_sink(ops::event&& e) {
   }
   core::write_json(e.value, out.value);
   out.timestamp_ms = e.time;
-  topology_.probe.produced->inc();
-  topology_.probe.produced_bytes->inc(out.value.size());
+  // What a replaying task writes is dropped by the sink: it was written
+  // before, and counted then.
+  if (!current_ || !replaying(current_->offset)) {
+    const auto& probe = topology_.probe;
+    probe.produced->inc();
+    probe.produced_bytes->inc(out.value.size());
+    const core::millis now = clock_.now();
+    // Clocks of other machines may run ahead: no negative latencies.
+    auto seconds = [now](core::millis since) {
+      return static_cast<double>(std::max<core::millis>(now - since, 0)) / 1000.0;
+    };
+    probe.latency_since_event_time->observe(seconds(e.time));
+    if (current_) probe.latency_since_source_timestamp->observe(seconds(current_->timestamp_ms));
+  }
   sink_.write(std::move(out));
 }
 

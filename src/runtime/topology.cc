@@ -77,6 +77,28 @@ std::unique_ptr<topology> build_topology(config::pipeline_spec spec,
       metrics::duration_buckets());
   t->probe.checkpoint_failures =
       &metrics.add_counter("weir_checkpoint_failures_total", "Checkpoints that failed.", p);
+  for (const auto& st : t->steps) {
+    auto l = p;
+    l.emplace_back("step", st->name());
+    t->probe.step_in.push_back(&metrics.add_counter(
+        "weir_step_records_in_total", "Records (or window results) that entered a step.", l));
+    t->probe.step_out.push_back(&metrics.add_counter(
+        "weir_step_records_out_total", "Records (or window results) a step passed on.", l));
+  }
+  // From 1 ms to one day: window results are as late as their window is long.
+  std::vector<double> latency_buckets = metrics::duration_buckets();
+  for (double b : {300.0, 900.0, 3600.0, 4 * 3600.0, 86400.0}) latency_buckets.push_back(b);
+  auto since = [&](const char* from) {
+    auto l = p;
+    l.emplace_back("since", from);
+    return &metrics.add_histogram(
+        "weir_output_latency_seconds",
+        "Time from a result's event time, or from the Kafka timestamp of the input that made "
+        "it, to its produce.",
+        l, latency_buckets);
+  };
+  t->probe.latency_since_event_time = since("event_time");
+  t->probe.latency_since_source_timestamp = since("source_timestamp");
   t->probe.registry = &metrics;
   return t;
 }

@@ -59,6 +59,19 @@ worker::worker(const topology& t, const kafka::client_settings& kafka, state::da
       "Input records replayed to rebuild state whose outputs were already committed.", p);
   restoring_gauge_ = &reg.add_gauge("weir_restoring_partitions",
                                     "Partitions whose state is being rebuilt by replay.", p);
+  restore_seconds_ = &reg.add_histogram(
+      "weir_restore_duration_seconds",
+      "Time to rebuild a partition's state by replay, from its assignment to its last "
+      "replayed record.",
+      p, {0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600});
+  if (exactly_once()) {
+    transactions_committed_ = &reg.add_counter(
+        "weir_transactions_committed_total",
+        "Kafka transactions committed (outputs and input offsets of one interval).", p);
+    transactions_aborted_ = &reg.add_counter(
+        "weir_transactions_aborted_total",
+        "Kafka transactions that failed to commit and were aborted; the worker stops.", p);
+  }
   watermark_lag_ = &reg.add_gauge(
       "weir_watermark_lag_seconds",
       "Wall clock minus the lowest watermark of the worker's partitions, in seconds.", w);
@@ -137,6 +150,7 @@ core::status worker::loop(const std::atomic<bool>& stop) {
       // late, and `changes` would publish results that were already written).
       for (auto& [partition, t] : tasks_) {
         if (!t->replaying(t->next_offset())) t->tick();
+        t->publish_metrics();
       }
       update_watermark_lag();
       next_tick = now + std::chrono::milliseconds(100);
@@ -168,6 +182,7 @@ core::status worker::checkpoint(std::optional<std::chrono::milliseconds> flush_l
   std::vector<kafka::partition_offset> offsets;
   for (auto& [partition, t] : tasks_) {
     t->checkpoint(batch);
+    t->publish_metrics();
     // A task still replaying is behind the group's committed offset, which
     // already covers what it replays: committing its position would move
     // that offset back, and whoever resumed from it would write those
@@ -179,7 +194,11 @@ core::status worker::checkpoint(std::optional<std::chrono::milliseconds> flush_l
   if (exactly_once()) {
     // Outputs and input offsets commit together; the local checkpoint
     // follows, so it never runs ahead of the group's committed offsets.
-    if (auto st = producer_->commit_transaction(offsets, *consumer_); !st) return fail(st);
+    if (auto st = producer_->commit_transaction(offsets, *consumer_); !st) {
+      transactions_aborted_->inc();
+      return fail(st);
+    }
+    transactions_committed_->inc();
     if (auto st = db_.write(batch); !st) return fail(st);
   } else {
     // Outputs first: once the checkpoint is written, what it covers must
@@ -227,6 +246,7 @@ std::vector<kafka::partition_offset> worker::on_assigned(
       t->replay_until(group);
       restoring_.fetch_add(1, std::memory_order_relaxed);
       restoring_gauge_->add(1);
+      restore_started_[tp.partition] = std::chrono::steady_clock::now();
       *start = start->value_or(kafka::from_beginning);
       core::log::info("replaying to rebuild state", {{"worker", name_},
                                                      {"partition", std::to_string(tp.partition)},
@@ -256,7 +276,11 @@ void worker::on_revoked(const std::vector<kafka::topic_partition>& tps, bool los
         it != tasks_.end() && it->second->replaying(it->second->next_offset())) {
       restore_done(tp.partition);
     }
-    if (tasks_.erase(tp.partition)) assigned_->add(-1);
+    if (auto it = tasks_.find(tp.partition); it != tasks_.end()) {
+      it->second->publish_metrics();
+      tasks_.erase(it);
+      assigned_->add(-1);
+    }
     if (auto it = consumer_lag_.find(tp.partition); it != consumer_lag_.end()) it->second->set(0);
     core::log::info(
         lost ? "partition lost" : "partition revoked",
@@ -267,6 +291,11 @@ void worker::on_revoked(const std::vector<kafka::topic_partition>& tps, bool los
 void worker::restore_done(std::int32_t partition) {
   restoring_.fetch_sub(1, std::memory_order_relaxed);
   restoring_gauge_->add(-1);
+  if (auto it = restore_started_.find(partition); it != restore_started_.end()) {
+    restore_seconds_->observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - it->second).count());
+    restore_started_.erase(it);
+  }
   core::log::info("state rebuilt", {{"worker", name_}, {"partition", std::to_string(partition)}});
 }
 

@@ -174,6 +174,17 @@ class rocksdb_database final : public database {
     return m;
   }
 
+  size_estimate size() const override {
+    size_estimate e;
+    std::uint64_t v = 0;
+    if (db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kEstimateNumKeys, &v)) e.keys = v;
+    if (db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kEstimateLiveDataSize, &v))
+      e.live_bytes = v;
+    if (db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize, &v))
+      e.disk_bytes = v;
+    return e;
+  }
+
  private:
   rocksdb_database() = default;
   // Every family reads through the shared cache, with its index and filter

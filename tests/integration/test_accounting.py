@@ -6,8 +6,8 @@ event time, a type error in the map). Every input record must be found in
 exactly one place, as an independent model of the pipeline says:
 
 - in a window result (each result collects the ids of its records),
-- filtered out (the difference of the counters below: weir has no counter of
-  its own for records a filter drops),
+- filtered out (`weir_step_records_in_total` − `weir_step_records_out_total`
+  of the filter step),
 - dropped as a duplicate (`weir_deduplicated_records_total`),
 - in the late topic, unchanged (`weir_late_records_total`),
 - in the dead-letter topic, unchanged, with the `weir.error.*` and
@@ -280,6 +280,9 @@ def test_every_record_is_accounted_for_exactly(tmp_path, bootstrap, weir):
     while True:  # the counters of the last records are up by now; wait if not
         status, body = http_get(f"http://127.0.0.1:{port}/metrics")
         if status == 200 and metric(body, "weir_records_consumed_total", pipeline=name) == total:
+            # Step counters are added every 100 ms: one scrape more, later.
+            time.sleep(0.5)
+            status, body = http_get(f"http://127.0.0.1:{port}/metrics")
             break
         assert time.time() < deadline, body
         time.sleep(0.5)
@@ -382,13 +385,35 @@ def test_every_record_is_accounted_for_exactly(tmp_path, bootstrap, weir):
         if have != n:
             problems.append(f"{series}{dict(labels)} = {have:g}, expected {n}")
     in_results = sum(v["n"] for v in got.values())
-    filtered = (metric(body, "weir_records_consumed_total", pipeline=name)
-                - metric(body, "weir_record_errors_total", pipeline=name)
-                - metric(body, "weir_deduplicated_records_total", pipeline=name)
-                - metric(body, "weir_late_records_total", pipeline=name) - in_results)
-    if filtered != counts["filtered"]:
+    unaccounted = (metric(body, "weir_records_consumed_total", pipeline=name)
+                   - metric(body, "weir_record_errors_total", pipeline=name)
+                   - metric(body, "weir_deduplicated_records_total", pipeline=name)
+                   - metric(body, "weir_late_records_total", pipeline=name) - in_results)
+    if unaccounted != counts["filtered"]:
         problems.append(f"consumed - errors - deduplicated - late - counted in windows = "
-                        f"{filtered:g}, but {counts['filtered']} records were filtered out")
+                        f"{unaccounted:g}, but {counts['filtered']} records were filtered out")
+
+    # Each step's records in and out: what the source decoded goes through the
+    # filter, the map loses its type errors, the dedupe its duplicates, and
+    # the window turns what is not late into the results.
+    filter_step = (re.findall(rf'^weir_step_records_in_total{{[^}}]*pipeline="{name}"[^}}]*'
+                              rf'step="(filter-\d+)"', body, re.M) or ["filter-?"])[0]
+    decoded = total - sum(n for (code, step), n in errors.items() if step == SOURCE)
+    type_errors = sum(n for (code, step), n in errors.items() if step == MAP)
+    kept = decoded - counts["filtered"]
+    unique_in = kept - type_errors
+    expect_steps = {
+        (filter_step, "in"): decoded, (filter_step, "out"): kept,
+        (MAP, "in"): kept, (MAP, "out"): unique_in,
+        ("unique-buys", "in"): unique_in,
+        ("unique-buys", "out"): unique_in - counts["deduplicated"],
+        ("spend", "in"): unique_in - counts["deduplicated"], ("spend", "out"): len(want),
+    }
+    for (step, way), n in sorted(expect_steps.items()):
+        have = metric(body, f"weir_step_records_{way}_total", pipeline=name, step=step)
+        if have != n:
+            problems.append(f"weir_step_records_{way}_total{{step={step}}} = {have:g}, "
+                            f"expected {n}")
 
     assert not problems, "\n".join(
         [f"{total} records: {dict(counts)}; {len(results)} results, {len(late)} late, "

@@ -81,6 +81,9 @@ class task {
   void replay_until(std::int64_t offset) noexcept { replay_until_ = offset; }
   bool replaying(std::int64_t offset) const noexcept { return offset < replay_until_; }
 
+  // Adds the records counted into and out of each step since the last call
+  // to the pipeline's counters. The worker calls it every tick.
+  void publish_metrics();
   std::int32_t partition() const noexcept { return partition_; }
   // Next offset to read; -1 until a record was read or progress restored.
   std::int64_t next_offset() const noexcept { return next_offset_; }
@@ -114,6 +117,9 @@ class task {
   std::vector<std::unique_ptr<link>> links_;  // links_[i] feeds step i; the last feeds the sink
   std::int64_t next_offset_ = -1;
   std::int64_t replay_until_ = -1;
+  // Per step, since the last publish_metrics(): plain counts on the hot path.
+  std::vector<std::uint64_t> step_in_;
+  std::vector<std::uint64_t> step_out_;
   const core::record_view* current_ = nullptr;  // the record being processed
 };
 

@@ -21,6 +21,14 @@ struct pipeline_probe {
   metrics::counter* produced_bytes = nullptr;
   metrics::histogram* checkpoint_seconds = nullptr;
   metrics::counter* checkpoint_failures = nullptr;
+  // Records into and out of each step, by step index. Tasks count in plain
+  // integers and add them here every tick (task::publish_metrics).
+  std::vector<metrics::counter*> step_in;
+  std::vector<metrics::counter*> step_out;
+  // Wall clock at produce minus the result's event time, and minus the
+  // Kafka timestamp of the input record being processed when it was made.
+  metrics::histogram* latency_since_event_time = nullptr;
+  metrics::histogram* latency_since_source_timestamp = nullptr;
   metrics::registry* registry = nullptr;  // for per-step error counters, made on first use
 };
 

@@ -72,6 +72,10 @@ class worker {
   std::map<std::int32_t, metrics::gauge*> consumer_lag_;  // by partition
   metrics::counter* replayed_ = nullptr;
   metrics::gauge* restoring_gauge_ = nullptr;
+  metrics::histogram* restore_seconds_ = nullptr;
+  std::map<std::int32_t, std::chrono::steady_clock::time_point> restore_started_;
+  metrics::counter* transactions_committed_ = nullptr;  // exactly_once only
+  metrics::counter* transactions_aborted_ = nullptr;
   std::atomic<int> restoring_{0};
   std::atomic<phase> phase_{phase::starting};
   std::string failure_;

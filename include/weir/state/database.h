@@ -89,6 +89,15 @@ class database {
   };
   // Callable from any thread; an in-memory database reports zeros.
   virtual memory_usage memory() const { return {}; }
+
+  // Size of the stored state, every store together, for the process's gauges.
+  struct size_estimate {
+    std::uint64_t keys = 0;        // the engine's estimate of live keys
+    std::uint64_t live_bytes = 0;  // its estimate of the bytes of live data
+    std::uint64_t disk_bytes = 0;  // files on disk holding the state
+  };
+  // Callable from any thread; an in-memory database reports zeros.
+  virtual size_estimate size() const { return {}; }
 };
 
 // Memory bounds of the RocksDB database: one LRU block cache shared by every
