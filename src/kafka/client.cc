@@ -3,6 +3,8 @@
 #include <librdkafka/rdkafkacpp.h>
 #include <algorithm>
 #include <chrono>
+#include <optional>
+#include <string_view>
 
 #include "weir/core/log.h"
 
@@ -43,9 +45,30 @@ class event_logger final : public RdKafka::EventCb {
   }
 };
 
+// Which client a configuration is for: a passthrough property prefixed
+// `consumer.` or `producer.` applies to that kind of client only, without its
+// prefix (as Kafka Streams scopes its client properties).
+enum class client_role { consumer, producer };
+
+// `key` as it applies to a client of `role`, or nullopt when it is scoped to
+// the other kind. librdkafka has no property named consumer.* or producer.*.
+std::optional<std::string_view> scoped_key(std::string_view key, client_role role) {
+  constexpr std::string_view consumer_prefix = "consumer.", producer_prefix = "producer.";
+  if (key.starts_with(consumer_prefix)) {
+    if (role != client_role::consumer) return std::nullopt;
+    return key.substr(consumer_prefix.size());
+  }
+  if (key.starts_with(producer_prefix)) {
+    if (role != client_role::producer) return std::nullopt;
+    return key.substr(producer_prefix.size());
+  }
+  return key;
+}
+
 core::result<std::unique_ptr<RdKafka::Conf>> make_conf(
-    const client_settings& s, std::initializer_list<std::pair<const char*, std::string>> defaults,
-    RdKafka::EventCb* events, const std::vector<std::pair<std::string, std::string>>& bounds = {}) {
+    const client_settings& s, client_role role,
+    std::initializer_list<std::pair<const char*, std::string>> defaults, RdKafka::EventCb* events,
+    const std::vector<std::pair<std::string, std::string>>& bounds = {}) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string err;
   auto set = [&](const std::string& k, const std::string& v) -> core::status {
@@ -69,7 +92,9 @@ core::result<std::unique_ptr<RdKafka::Conf>> make_conf(
   }
   // Passthrough properties come last so that an operator can override.
   for (const auto& [k, v] : s.properties) {
-    if (auto st = set(k, v); !st) return st.err();
+    auto key = scoped_key(k, role);
+    if (!key) continue;
+    if (auto st = set(std::string(*key), v); !st) return st.err();
   }
   if (events && conf->set("event_cb", events, err) != RdKafka::Conf::CONF_OK) {
     return core::error{core::errc::internal, err};
@@ -184,7 +209,7 @@ class rdkafka_consumer final : public consumer {
   rdkafka_consumer& operator=(const rdkafka_consumer&) = delete;
 
   core::status init(const client_settings& s, const std::string& group) {
-    auto conf = make_conf(s,
+    auto conf = make_conf(s, client_role::consumer,
                           {{"group.id", group},
                            {"enable.auto.commit", "false"},
                            {"enable.auto.offset.store", "false"},
@@ -290,7 +315,7 @@ class rdkafka_partition_reader final : public partition_reader {
   core::status init(const client_settings& s) {
     // The high-level consumer needs a group id, but a reader never
     // subscribes: it never joins the group and commits nothing.
-    auto conf = make_conf(s,
+    auto conf = make_conf(s, client_role::consumer,
                           {{"group.id", s.client_id},
                            {"enable.auto.commit", "false"},
                            {"enable.auto.offset.store", "false"},
@@ -379,7 +404,7 @@ class rdkafka_producer final : public producer {
   }
 
   core::status init(const client_settings& s) {
-    auto conf = make_conf(s,
+    auto conf = make_conf(s, client_role::producer,
                           {{"enable.idempotence", "true"},
                            {"message.timeout.ms", "0"},  // never expire: outages are waited out
                            {"linger.ms", "5"}},
@@ -393,7 +418,10 @@ class rdkafka_producer final : public producer {
       // 60 s unless --kafka-property sets it, like every other default here.
       const bool timeout_given =
           std::any_of(s.properties.begin(), s.properties.end(),
-                      [](const auto& p) { return p.first == "transaction.timeout.ms"; });
+                      [](const auto& p) {
+                        return scoped_key(p.first, client_role::producer) ==
+                               std::optional<std::string_view>("transaction.timeout.ms");
+                      });
       if ((*conf)->set("transactional.id", *s.transactional_id, err) != RdKafka::Conf::CONF_OK ||
           (!timeout_given &&
            (*conf)->set("transaction.timeout.ms", "60000", err) != RdKafka::Conf::CONF_OK)) {
@@ -563,7 +591,8 @@ core::result<std::unique_ptr<partition_reader>> make_partition_reader(const clie
 core::result<int> partition_count(const client_settings& s, const std::string& topic,
                                   std::chrono::milliseconds timeout) {
   event_logger events;
-  auto conf = make_conf(s, {}, &events);
+  // Metadata only, through a producer handle.
+  auto conf = make_conf(s, client_role::producer, {}, &events);
   if (!conf) return conf.err();
   std::string err;
   std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf->get(), err));

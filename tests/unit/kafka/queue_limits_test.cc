@@ -67,3 +67,25 @@ TEST_CASE("the client library accepts the derived limits, and passthrough proper
   s.properties = {{"queue.buffering.max.kbytes", "1048576"}};
   CHECK(make_producer(s).ok());
 }
+
+TEST_CASE("a passthrough property prefixed consumer. or producer. reaches only that client") {
+  client_settings s;
+  s.bootstrap_servers = "127.0.0.1:1";  // never contacted
+  // An invalid value shows where a property was applied: that client fails.
+  s.properties = {{"producer.linger.ms", "not-a-number"}};
+  CHECK(make_consumer(s, "g", rebalance_listener{}).ok());
+  auto p = make_producer(s);
+  REQUIRE_FALSE(p.ok());
+  CHECK(p.err().message.find("linger.ms") != std::string::npos);
+
+  s.properties = {{"consumer.fetch.wait.max.ms", "not-a-number"}};
+  CHECK(make_producer(s).ok());
+  auto c = make_consumer(s, "g", rebalance_listener{});
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.err().message.find("fetch.wait.max.ms") != std::string::npos);
+
+  // Without a prefix a property goes to both.
+  s.properties = {{"socket.timeout.ms", "not-a-number"}};
+  CHECK_FALSE(make_consumer(s, "g", rebalance_listener{}).ok());
+  CHECK_FALSE(make_producer(s).ok());
+}
