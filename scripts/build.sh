@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Configures and builds weir and its unit tests with CMake and Ninja.
 # Usage: scripts/build.sh [BUILD_DIR [extra cmake args...]]   (default: build)
+# WEIR_BUILD_TARGETS="a b" builds only those targets (default: all).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 dir=${1:-build}
 shift || true
 cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
-cmake --build "$dir"
+if [[ -n ${WEIR_BUILD_TARGETS:-} ]]; then
+  # shellcheck disable=SC2086  # a list of target names
+  cmake --build "$dir" --target ${WEIR_BUILD_TARGETS}
+else
+  cmake --build "$dir"
+fi
