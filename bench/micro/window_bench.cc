@@ -316,6 +316,24 @@ BENCHMARK(bm_hopping_batched_watermark)
     ->ArgNames({"ratio", "rec_per_ms"})
     ->ArgsProduct({{1, 10, 60, 600}, {1}});
 
+// As bm_hopping with emit: on_watermark and allowed_lateness 2s: each
+// window publishes an on-time result, then a final one. No record arrives
+// behind the watermark, so there are no corrections; what grows with arg0
+// is the window entry a record updates for each window containing it.
+void bm_hopping_on_watermark(benchmark::State& state) {
+  const std::int64_t ratio = state.range(0);
+  const int rate = static_cast<int>(state.range(1));
+  const std::string yaml = "{group_by: [user], hopping: {size: " + seconds(ratio) +
+                           ", advance: 1s}, allowed_lateness: 2s, emit: on_watermark, " +
+                           aggregates + "}";
+  window_run* run = steady_run(state, "hopping_on_watermark/" + yaml + std::to_string(rate), yaml,
+                               1000, rate, (ratio + 7) * 1000);
+  if (run) run_seconds(state, *run, rate, 0);
+}
+BENCHMARK(bm_hopping_on_watermark)
+    ->ArgNames({"ratio", "rec_per_ms"})
+    ->ArgsProduct({{1, 10, 60}, {1}});
+
 // Sliding windows of time difference arg0 seconds; 1000 groups, arg1 records
 // per ms (arg1 records per group per second), so a window holds about
 // arg0 * arg1 records of its group.

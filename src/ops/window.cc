@@ -85,8 +85,8 @@ struct group_content {
   // created or closed since the checkpoint.
   std::deque<core::millis> window_starts;
   std::vector<core::millis> dirty_windows;
-  // Sliding, emit changes: times of the records added since the windows
-  // containing them were last marked changed.
+  // Emit changes: times of the records added since the windows containing
+  // them were last marked changed.
   std::vector<core::millis> changed_times;
   // Windows are queried in start order by closing (close), by firing or a
   // change publication (publish) and by on_watermark corrections (correct).
@@ -280,9 +280,9 @@ class window_instance final : public step_instance {
     g.publish.changed(t);
     g.correct.changed(t);
   }
-  // Sliding, emit changes: marks the windows containing records added since
-  // the last call as changed.
-  void mark_sliding_changes();
+  // Hopping and sliding, emit changes: marks the windows containing records
+  // added since the last call as changed.
+  void mark_changes();
 
   std::string encode_window(const window_entry& w) const;
   std::string encode_accumulators(const accumulators& acc) const;
@@ -302,7 +302,7 @@ class window_instance final : public step_instance {
   // advance or the time difference is.
   std::unordered_map<std::string, group_content> groups_;  // group JSON
   std::vector<std::string> dirty_groups_;                  // groups with g.listed
-  std::vector<std::string> changed_groups_;  // sliding, emit changes: with changed_times
+  std::vector<std::string> changed_groups_;                // emit changes: with changed_times
   // When each group's first slot stops being usable: (expiry, group JSON).
   std::set<std::pair<core::millis, std::string>> slot_expiry_;
   // Hopping and sliding with emit: final: windows are not kept one by one;
@@ -500,8 +500,10 @@ core::status window_instance::process_time_window(const event& e,
   // Hopping: the record updates one pane; windows are computed from panes.
   const core::millis pane_start = core::floor_div(t, s_.pane) * s_.pane;
   group_content& g = groups_.try_emplace(gj).first->second;
-  content_slot& pane = g.slots[slot_at(g, gj, pane_start)];
-  if (pane.acc.empty()) pane.acc = fresh();
+  const std::size_t pi = slot_at(g, gj, pane_start);
+  content_slot& pane = g.slots[pi];
+  const bool new_pane = pane.acc.empty();
+  if (new_pane) pane.acc = fresh();
   add_all(pane.acc, args_, t);
   mark_dirty(g, gj, pane);
   changed(g, pane_start);
@@ -519,16 +521,41 @@ core::status window_instance::process_time_window(const event& e,
     }
     return {};
   }
-  // The open windows containing t: [k*advance, k*advance + size).
-  std::vector<window_entry*> corrections;
-  for (core::millis start = last_start; start > t - s_.size; start -= advance) {
-    if (closed(start + s_.size + s_.lateness)) break;  // and every earlier one
-    const std::string key = entry_key(gj, start);
-    window_entry& w = open_window(key, group, gj, start, start + s_.size);
-    dirty_windows_.insert(key);
-    w.changed = true;
-    if (s_.emit == emit_mode::on_watermark && w.fired) corrections.push_back(&w);
+  // The open windows containing t, [k*advance, k*advance + size), exist
+  // once a record arrived in them while open; one that holds another pane
+  // has (a pane lives as long as an open window contains it). So only a new
+  // pane opens windows: those that contain neither neighbouring pane.
+  if (new_pane) {
+    core::millis lowest = t - s_.size;  // exclusive
+    core::millis highest = last_start;
+    if (pi > 0) lowest = std::max(lowest, g.slots[pi - 1].time);
+    if (pi + 1 < g.slots.size()) {
+      const core::millis below_next = g.slots[pi + 1].time - s_.size;
+      highest = std::min(highest, core::floor_div(below_next, advance) * advance);
+    }
+    for (core::millis start = highest; start > lowest; start -= advance) {
+      if (closed(start + s_.size + s_.lateness)) break;  // and every earlier one
+      open_window(entry_key(gj, start), group, gj, start, start + s_.size);
+    }
   }
+  if (s_.emit == emit_mode::changes) {
+    // The windows containing t are marked changed at the next publication.
+    if (g.changed_times.empty()) changed_groups_.push_back(gj);
+    g.changed_times.push_back(t);
+    return {};
+  }
+  // on_watermark: windows whose on-time result is out (end <= watermark)
+  // publish a correction, latest first.
+  const core::millis last_fired =
+      watermark_ == core::min_time ? last_start : std::min(last_start, watermark_ - s_.size);
+  std::vector<window_entry*> corrections;
+  for (auto it = windows_.lower_bound(entry_key(gj, first_window_containing(t)));
+       it != windows_.end(); ++it) {
+    if (it->first.compare(0, gj.size(), gj) != 0 || it->first.size() != gj.size() + 8) break;
+    if (it->second.start > last_fired) break;
+    if (it->second.fired) corrections.push_back(&it->second);
+  }
+  std::reverse(corrections.begin(), corrections.end());
   emit_corrections(corrections, out);
   return {};
 }
@@ -601,7 +628,7 @@ core::status window_instance::process_sliding(const event& e, const core::value:
   return {};
 }
 
-void window_instance::mark_sliding_changes() {
+void window_instance::mark_changes() {
   for (const auto& gj : changed_groups_) {
     auto git = groups_.find(gj);
     if (git == groups_.end()) continue;
@@ -614,7 +641,10 @@ void window_instance::mark_sliding_changes() {
       window_entry& w = it->second;
       if (w.start > times.back()) break;
       auto in = std::lower_bound(times.begin(), times.end(), w.start);
-      if (in == times.end() || *in > w.end) continue;
+      // Sliding windows include their end, hopping windows do not.
+      if (in == times.end() || *in > w.end || (*in == w.end && s_.kind == window_kind::hopping)) {
+        continue;
+      }
       w.changed = true;
       dirty_windows_.insert(it->first);
     }
@@ -771,6 +801,7 @@ void window_instance::emit_result(window_entry& w, bool final, sweep_use use, em
 
 void window_instance::emit_corrections(const std::vector<window_entry*>& windows, emitter& out) {
   if (windows.empty()) return;
+  for (window_entry* w : windows) dirty_windows_.insert(entry_key(w->group_json, w->start));
   if (windows.size() == 1 || windows.front()->start < windows.back()->start) {
     for (window_entry* w : windows) emit_result(*w, false, sweep_use::correct, out);
     return;
@@ -913,7 +944,7 @@ void window_instance::on_tick(core::millis now, emitter& out) {
   if (next_publish_ == core::min_time) next_publish_ = now + s_.changes_every;
   if (now < next_publish_) return;
   next_publish_ = now + s_.changes_every;
-  mark_sliding_changes();
+  mark_changes();
   // In close order, then key order: deterministic.
   for (const auto& [at, key] : closes_) {
     auto it = windows_.find(key);
@@ -959,7 +990,7 @@ std::string window_instance::encode_window(const window_entry& w) const {
 }
 
 void window_instance::checkpoint(state::write_batch& batch) {
-  if (s_.kind == window_kind::sliding && s_.emit == emit_mode::changes) mark_sliding_changes();
+  if (s_.emit == emit_mode::changes) mark_changes();
   std::string full;
   auto write = [&](char tag, const std::string& key, const std::string* value) {
     full.assign(ctx_.key_prefix).push_back(tag);

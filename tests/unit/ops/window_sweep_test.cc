@@ -205,6 +205,12 @@ struct checked_run {
       }
       INFO(out.values[checked]);
       CHECK(got == aggregate_set::text(expected));
+      if (const core::value* revision = v->find("revision")) {
+        // Revisions of a window count up from 1, across restarts too.
+        auto& last = revisions[{user, start}];
+        CHECK(revision->as_number() == last + 1);
+        last = static_cast<int>(revision->as_number());
+      }
       if (!sliding) {
         CHECK(end - start == size);
         CHECK(core::floor_div(start, advance) * advance == start);
@@ -267,6 +273,7 @@ struct checked_run {
   test::side_collect side;
   std::vector<accepted> records;
   std::size_t checked = 0;
+  std::map<std::pair<std::string, core::millis>, int> revisions;
 };
 
 }  // namespace
@@ -305,6 +312,10 @@ TEST_CASE("sliding on_watermark: one correction per record within lateness") {
   REQUIRE(f.out.values.size() == 1);
   push(2, 10000);  // joins the fired window (and is its left window again)
   REQUIRE(f.out.values.size() == 2);
+  state::write_batch b;
+  w->checkpoint(b);
+  REQUIRE(f.db->write(b).ok());
+  w = f.instance();  // the revision survives a restart
   CHECK(f.out.values[1].find(R"("window_start":5000,"window_end":10000,"lo":1,"hi":2,"n":2)") !=
         std::string::npos);
   CHECK(f.out.values[1].find(R"("revision":2,"final":false)") != std::string::npos);
