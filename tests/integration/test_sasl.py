@@ -15,47 +15,11 @@ from pathlib import Path
 import pytest
 
 from conftest import WeirProcess, consume_all, create_topics, produce, unique
+from small_window import EVENTS, EXPECTED, PIPELINE
 
 # The SCRAM user scripts/kafka.sh creates when it formats the broker's storage.
 USER = os.environ.get("WEIR_KAFKA_SASL_USER", "weir")
 PASSWORD = os.environ.get("WEIR_KAFKA_SASL_PASSWORD", "weir-secret")
-
-BASE = 1_700_000_000_000  # a multiple of the window size
-SIZE = 10_000
-
-PIPELINE = """
-pipeline: {name}
-source:
-  topic: {source}
-  partitioned_by: user
-  event_time: {{field: ts, format: epoch_ms}}
-  watermark: {{max_out_of_orderness: 1s}}
-steps:
-  - id: spend
-    window:
-      group_by: [user]
-      tumbling: 10s
-      allowed_lateness: 2s
-      aggregate:
-        n: count()
-        total: sum(amount)
-sink:
-  topic: {sink}
-processing:
-  commit_interval: 200ms
-"""
-
-EVENTS = [
-    {"ts": BASE + 1_000, "user": "a", "amount": 5},
-    {"ts": BASE + 2_000, "user": "b", "amount": 10},
-    {"ts": BASE + 3_000, "user": "a", "amount": 7},
-    {"ts": BASE + 30_000, "user": "a", "amount": 0},  # closes [BASE, BASE+10s); its own stays open
-]
-
-EXPECTED = {
-    "a": {"user": "a", "window_start": BASE, "window_end": BASE + SIZE, "n": 2, "total": 12},
-    "b": {"user": "b", "window_start": BASE, "window_end": BASE + SIZE, "n": 1, "total": 10},
-}
 
 
 @pytest.fixture(scope="session")
