@@ -356,12 +356,17 @@ def cmd_report(args):
     w(f"Produced by `bench/e2e/run.sh` on {meta['date']} ({meta['mode']}). "
       "Every figure below comes from that one run; the command, its settings and "
       "what each column means are in `bench/e2e/README.md`.\n")
+    if meta.get("command"):
+        w(f"Reproduce with `{meta['command']}` (see that README for every knob).\n")
     if meta.get("note"):
         w(meta["note"] + "\n")
     w("## Machine and versions\n")
     w(f"- Machine: {meta['cpu']}, {meta['cores']} cores, {meta['memory']} RAM; "
-      f"load average {meta['load_before']} before the run. The broker, the "
-      "processor under test and the harness share these cores.")
+      f"load average {meta['load_before']} before the run"
+      + (f" and {meta['load_after']} after it" if meta.get("load_after") else "")
+      + ": other work shared the machine. The broker, the processor under test and "
+      "the harness share these cores, so drain throughput is bounded by the broker "
+      "and by contention; CPU per event is the steadier measure.")
     w(f"- weir {meta['weir_commit']} ({meta['weir_build']}); librdkafka {meta['librdkafka']}; "
       f"Apache Kafka broker {meta['broker']} (one local KRaft node, `scripts/kafka.sh`).")
     w(f"- Kafka Streams: {meta['kstreams']}; Java: {meta['java']}; "
@@ -497,8 +502,7 @@ def budgets(select, queries):
             w(ratio_line(f"{q}: weir / raw", med(select(q, "weir", ALO, "throughput")), raw, 0.8, unit="%"))
             weir_cpu = med(select(q, "weir", ALO, "cpu_per_m"))
             if weir_cpu and raw_cpu:
-                w(f"  (CPU per event: weir {weir_cpu / raw_cpu:.1f}× the raw loop's; where the broker "
-                  "sharing the cores bounds both, drain throughput hides that difference)")
+                w(f"  (CPU per event: weir {weir_cpu / raw_cpu:.1f}× the raw loop's)")
     w("")
     w("**Windowed ≥ 3× Kafka Streams' throughput per core at ≤ ¼ of its memory** "
       "(per core = events per CPU-second of the processor; the drain throughput "

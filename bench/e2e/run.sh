@@ -374,6 +374,8 @@ json.dump({
   "cores": $(nproc),
   "memory": "$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)",
   "load_before": "$load_before",
+  "load_after": "$(cut -d' ' -f1-3 /proc/loadavg)",
+  "command": "$([[ $quick == 1 ]] && printf 'QUICK=1 ')EVENTS=$events PARTITIONS=$partitions THREADS=$threads REPS=$reps bench/e2e/run.sh",
   "weir_commit": "$commit",
   "weir_build": "$weir_build",
   "librdkafka": "$(pkg-config --modversion rdkafka 2>/dev/null || echo unknown)",
