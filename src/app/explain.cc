@@ -65,10 +65,24 @@ int explain(const std::string& file) {
       out += "      state:     " + s.name + "." + st->name() +
              " (RocksDB column family, keys by partition)\n";
   }
-  out += "  sink: topic " + s.sink.topic + ", key " +
-         (s.sink.key ? s.sink.key->scalar
-                     : std::string("the record's key (window results: the group key)")) +
-         "\n";
+  auto key_text = [](const config::sink_spec& sink) {
+    return sink.key ? sink.key->scalar
+                    : std::string("the record's key (window results: the group key)");
+  };
+  if (!s.routed) {
+    out += "  sink: topic " + s.sinks.front().topic + ", key " + key_text(s.sinks.front()) + "\n";
+  } else {
+    out += "  sinks: each record to the first whose condition is true";
+    out += s.may_drop_unrouted()
+               ? "; a record matching none is dropped (weir_unrouted_records_total)\n"
+               : "\n";
+    for (std::size_t i = 0; i < s.sinks.size(); ++i) {
+      const auto& sink = s.sinks[i];
+      out += "    " + std::to_string(i + 1) + ". " +
+             (sink.when ? "when " + sink.when->scalar : std::string("otherwise")) + ": topic " +
+             sink.topic + ", key " + key_text(sink) + "\n";
+    }
+  }
   out += "  errors: ";
   switch (s.errors.policy) {
     case config::on_error::dead_letter:

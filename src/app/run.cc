@@ -90,7 +90,7 @@ int run(const std::vector<std::string>& files, const worker_options& options) {
     }
     // Every topic weir writes to must exist: it never creates them.
     const auto& spec = loaded.topology->spec;
-    std::vector<std::string> outputs{spec.sink.topic};
+    std::vector<std::string> outputs = spec.sink_topics();
     if (spec.errors.dead_letter_topic) outputs.push_back(*spec.errors.dead_letter_topic);
     for (const auto& t : config::late_topics(spec)) outputs.push_back(t);
     for (const auto& topic : outputs) {

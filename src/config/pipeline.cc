@@ -1,5 +1,6 @@
 #include "weir/config/pipeline.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -232,17 +233,60 @@ void read_tables(const node& n, diagnostics& d, const std::string& pipeline_file
   for (const auto& e : n.entries) read_table(e, d, pipeline_file, out);
 }
 
-void read_sink(const node& n, diagnostics& d, sink_spec& out) {
-  out.at = n.at;
+// `sink:` — one sink taking every record.
+void read_sink(const node& n, diagnostics& d, std::vector<sink_spec>& out) {
+  sink_spec sink;
+  sink.at = n.at;
   map_reader r(n, d, "sink");
   if (!r.valid()) return;
   if (const node* t = r.required("topic")) {
-    if (auto s = read_string(*t, d, "sink.topic")) out.topic = *s;
+    if (auto s = read_string(*t, d, "sink.topic")) sink.topic = *s;
   }
   if (const node* k = r.optional("key")) {
-    if (read_string(*k, d, "sink.key")) out.key = k;
+    if (read_string(*k, d, "sink.key")) sink.key = k;
+  }
+  if (const node* w = n.get("when")) {
+    d.error(w->at,
+            "sink.when: a condition routes records between several sinks; write 'sinks:' as a "
+            "list of {topic, key, when}, or filter records with a 'filter' step");
+    r.optional("when");
   }
   r.finish();
+  out.push_back(std::move(sink));
+}
+
+// `sinks:` — a list of {topic, key?, when?}; each record goes to the first
+// sink whose `when` is true, and a sink without `when` must be the last.
+void read_sinks(const node& n, diagnostics& d, std::vector<sink_spec>& out) {
+  if (!n.is_sequence() || n.items.empty()) {
+    d.error(n.at, "sinks must be a non-empty list of {topic, key, when}, found " +
+                      std::string(n.is_sequence() ? "an empty list" : n.kind_description()));
+    return;
+  }
+  for (std::size_t i = 0; i < n.items.size(); ++i) {
+    const node& item = n.items[i];
+    const std::string what = "sinks[" + std::to_string(i + 1) + "]";
+    sink_spec sink;
+    sink.at = item.at;
+    map_reader r(item, d, what);
+    if (!r.valid()) continue;
+    if (const node* t = r.required("topic")) {
+      if (auto s = read_string(*t, d, what + ".topic")) sink.topic = *s;
+    }
+    if (const node* k = r.optional("key")) {
+      if (read_string(*k, d, what + ".key")) sink.key = k;
+    }
+    if (const node* w = r.optional("when")) {
+      if (read_string(*w, d, what + ".when")) sink.when = w;
+    }
+    r.finish();
+    if (!item.get("when") && i + 1 < n.items.size()) {
+      d.error(item.at, what +
+                           " has no 'when', so it takes every record and the sinks after it "
+                           "would never get one; only the last sink may omit 'when'");
+    }
+    out.push_back(std::move(sink));
+  }
 }
 
 void read_processing(const node& n, diagnostics& d, processing_spec& out) {
@@ -325,7 +369,20 @@ std::optional<pipeline_spec> load_pipeline_text(const std::string& text, diagnos
   if (const node* src = r.required("source")) read_source(*src, d, spec.source);
   if (const node* tables = r.optional("tables")) read_tables(*tables, d, spec.file, spec.tables);
   if (const node* steps = r.optional("steps")) read_steps(*steps, d, spec.steps);
-  if (const node* sink = r.required("sink")) read_sink(*sink, d, spec.sink);
+  const node* sink = r.optional("sink");
+  const node* sinks = r.optional("sinks");
+  if (sink && sinks) {
+    d.error(sinks->at,
+            "a pipeline takes either 'sink' (one output) or 'sinks' (records routed by "
+            "'when'), not both");
+  } else if (sink) {
+    read_sink(*sink, d, spec.sinks);
+  } else if (sinks) {
+    spec.routed = true;
+    read_sinks(*sinks, d, spec.sinks);
+  } else {
+    d.error(root->at, "a pipeline file needs 'sink' (or 'sinks')");
+  }
   if (const node* proc = r.optional("processing")) read_processing(*proc, d, spec.processing);
   if (const node* errors = r.optional("errors")) read_errors(*errors, d, spec.errors);
   // Checked by parse_tests (config/test_spec.h) when `weir test` runs them.
@@ -339,6 +396,14 @@ const table_spec* pipeline_spec::find_table(std::string_view name) const noexcep
     if (t.name == name) return &t;
   }
   return nullptr;
+}
+
+std::vector<std::string> pipeline_spec::sink_topics() const {
+  std::vector<std::string> out;
+  for (const auto& s : sinks) {
+    if (std::find(out.begin(), out.end(), s.topic) == out.end()) out.push_back(s.topic);
+  }
+  return out;
 }
 
 std::optional<pipeline_spec> load_pipeline(const std::string& path, diagnostics& d) {

@@ -150,7 +150,10 @@ std::optional<test_input> read_input(const node& n, diagnostics& d) {
   return in;
 }
 
-std::optional<test_expectation> read_expectation(const node& n, diagnostics& d) {
+// `sink_topics` is set for `expect` (whose entries may name a topic) and
+// null for the late and dead-letter lists.
+std::optional<test_expectation> read_expectation(const node& n, diagnostics& d,
+                                                 const std::vector<std::string>* sink_topics) {
   map_reader r(n, d, "an expected record");
   if (!r.valid()) return std::nullopt;
   test_expectation out;
@@ -179,15 +182,37 @@ std::optional<test_expectation> read_expectation(const node& n, diagnostics& d) 
       out.raw = true;
     }
   }
+  if (sink_topics) {
+    std::string known;
+    for (const auto& t : *sink_topics) known += (known.empty() ? "" : ", ") + t;
+    if (const node* t = r.optional("topic")) {
+      if (auto s = read_string(*t, d, "topic")) {
+        out.topic = *s;
+        if (std::find(sink_topics->begin(), sink_topics->end(), *s) == sink_topics->end()) {
+          d.error(t->at, "topic '" + *s + "' is not a sink topic (sinks: " + known + ")");
+          ok = false;
+        }
+      } else {
+        ok = false;
+      }
+    } else if (sink_topics->size() == 1) {
+      out.topic = sink_topics->front();
+    } else if (sink_topics->size() > 1) {
+      d.error(n.at, "the pipeline writes to several sink topics (" + known +
+                        "): say which one this record goes to with 'topic:'");
+      ok = false;
+    }
+  }
   r.finish();
   if (!ok) return std::nullopt;
   return out;
 }
 
-std::vector<test_expectation> read_expectations(const node& list, diagnostics& d) {
+std::vector<test_expectation> read_expectations(
+    const node& list, diagnostics& d, const std::vector<std::string>* sink_topics = nullptr) {
   std::vector<test_expectation> out;
   for (const auto& item : list.items) {
-    if (auto e = read_expectation(item, d)) out.push_back(std::move(*e));
+    if (auto e = read_expectation(item, d, sink_topics)) out.push_back(std::move(*e));
   }
   return out;
 }
@@ -348,7 +373,10 @@ std::optional<test_case> read_case(const node& n, const pipeline_spec& spec, dia
       if (auto a = read_advance_watermark(*wm, d)) c.actions.push_back(std::move(*a));
     }
   }
-  if (const node* list = read_list(expect, d, "expect")) c.expect = read_expectations(*list, d);
+  if (const node* list = read_list(expect, d, "expect")) {
+    const auto topics = spec.sink_topics();
+    c.expect = read_expectations(*list, d, &topics);
+  }
   if (const node* list = read_list(expect_late, d, "expect_late")) {
     c.expect_late = read_expectations(*list, d);
     c.expect_late_at = list->at;

@@ -252,10 +252,33 @@ void task::link::emit(ops::event&& e) {
 }
 
 void task::write_to_sink(ops::event&& e) {
+  const sink_route* route = nullptr;
+  for (const auto& r : topology_.sinks) {
+    if (!r.when) {
+      route = &r;
+      break;
+    }
+    auto match = r.when->test(expr::scope{&e.value, e.source});
+    if (!match) {
+      errors_.report("sink", match.err(), e.source);
+      return;
+    }
+    if (*match) {
+      route = &r;
+      break;
+    }
+  }
+  // What a replaying task writes is dropped by the sink: it was written
+  // before, and counted then.
+  const bool counted = !current_ || !replaying(current_->offset);
+  if (!route) {
+    if (counted) topology_.probe.unrouted->inc();
+    return;
+  }
   core::output_record out;
-  out.topic = topology_.spec.sink.topic;
-  if (topology_.sink_key) {
-    auto k = topology_.sink_key->eval(expr::scope{&e.value, e.source});
+  out.topic = route->topic;
+  if (route->key) {
+    auto k = route->key->eval(expr::scope{&e.value, e.source});
     if (!k) {
       errors_.report("sink", k.err(), e.source);
       return;
@@ -269,12 +292,10 @@ void task::write_to_sink(ops::event&& e) {
   }
   core::write_json(e.value, out.value);
   out.timestamp_ms = e.time;
-  // What a replaying task writes is dropped by the sink: it was written
-  // before, and counted then.
-  if (!current_ || !replaying(current_->offset)) {
+  if (counted) {
     const auto& probe = topology_.probe;
-    probe.produced->inc();
-    probe.produced_bytes->inc(out.value.size());
+    route->produced->inc();
+    route->produced_bytes->inc(out.value.size());
     const core::millis now = clock_.now();
     // Clocks of other machines may run ahead: no negative latencies.
     auto seconds = [now](core::millis since) {

@@ -43,14 +43,31 @@ std::unique_ptr<topology> build_topology(config::pipeline_spec spec,
   for (const auto& step_spec : s.steps) {
     if (auto st = ops::build_step(step_spec, ctx, diag)) t->steps.push_back(std::move(st));
   }
-  if (s.sink.key) {
-    const auto& n = *s.sink.key;
-    auto compiled = expr::expression::compile(n.scalar, t->tables.get());
-    if (auto* err = std::get_if<expr::syntax_error>(&compiled)) {
-      diag.error(n.mark_at(err->offset), "sink.key: " + err->message);
-    } else {
-      t->sink_key = std::get<expr::expression>(std::move(compiled));
+  for (std::size_t i = 0; i < s.sinks.size(); ++i) {
+    const auto& sink = s.sinks[i];
+    const std::string what = s.routed ? "sinks[" + std::to_string(i + 1) + "]" : "sink";
+    sink_route route;
+    route.topic = sink.topic;
+    auto compile_node = [&](const config::node& n,
+                            const std::string& name) -> std::optional<expr::expression> {
+      auto compiled = expr::expression::compile(n.scalar, t->tables.get());
+      if (auto* err = std::get_if<expr::syntax_error>(&compiled)) {
+        diag.error(n.mark_at(err->offset), what + "." + name + ": " + err->message);
+        return std::nullopt;
+      }
+      return std::get<expr::expression>(std::move(compiled));
+    };
+    if (sink.key) route.key = compile_node(*sink.key, "key");
+    if (sink.when) {
+      route.when = compile_node(*sink.when, "when");
+      if (route.when) {
+        auto ty = route.when->static_type();
+        if (ty != expr::type::any && ty != expr::type::boolean && ty != expr::type::null) {
+          diag.error(sink.when->at, what + ".when must be a condition (true or false)");
+        }
+      }
     }
+    t->sinks.push_back(std::move(route));
   }
   if (!diag.ok()) return nullptr;
 
@@ -66,11 +83,18 @@ std::unique_ptr<topology> build_topology(config::pipeline_spec spec,
   t->probe.consumed_bytes =
       &metrics.add_counter("weir_consumed_bytes_total",
                            "Bytes of record values read from source topics.", with_topic(in));
-  t->probe.produced = &metrics.add_counter(
-      "weir_records_produced_total", "Records written to sink topics.", with_topic(s.sink.topic));
-  t->probe.produced_bytes = &metrics.add_counter("weir_produced_bytes_total",
-                                                 "Bytes of record values written to sink topics.",
-                                                 with_topic(s.sink.topic));
+  for (auto& route : t->sinks) {
+    route.produced = &metrics.add_counter(
+        "weir_records_produced_total", "Records written to sink topics.", with_topic(route.topic));
+    route.produced_bytes = &metrics.add_counter("weir_produced_bytes_total",
+                                                "Bytes of record values written to sink topics.",
+                                                with_topic(route.topic));
+  }
+  if (s.may_drop_unrouted()) {
+    t->probe.unrouted =
+        &metrics.add_counter("weir_unrouted_records_total",
+                             "Records dropped because they matched the 'when' of no sink.", p);
+  }
   t->probe.checkpoint_seconds = &metrics.add_histogram(
       "weir_checkpoint_duration_seconds",
       "Time to flush outputs, write the state checkpoint and commit offsets.", p,

@@ -42,10 +42,14 @@ struct step_spec {
   const node* entry = nullptr;    // the whole step map
 };
 
+// Where results go: `sink: {topic, key}`, or one entry of `sinks:`. A record
+// goes to the first sink whose `when` holds; a sink without `when` takes
+// every record and is always the last.
 struct sink_spec {
   std::string topic;
   mark at;
-  const node* key = nullptr;  // expression; nullptr: the default key
+  const node* key = nullptr;   // expression; nullptr: the default key
+  const node* when = nullptr;  // condition; nullptr: every record
 };
 
 // What happens to a record that fails (invalid JSON, no event time, a runtime
@@ -87,11 +91,18 @@ struct pipeline_spec {
   source_spec source;
   std::vector<table_spec> tables;
   std::vector<step_spec> steps;
-  sink_spec sink;
+  // `sink:` gives one, `sinks:` one or more, in routing order; never empty
+  // once loaded without problems.
+  std::vector<sink_spec> sinks;
+  bool routed = false;  // written as `sinks:`
   processing_spec processing;
   errors_spec errors;
   const node* tests = nullptr;  // inline test cases, read by config/test_spec.h
   const table_spec* find_table(std::string_view name) const noexcept;
+  // The distinct sink topics, in the order of `sinks`.
+  std::vector<std::string> sink_topics() const;
+  // Whether a record can match no sink (the last sink has a `when`).
+  bool may_drop_unrouted() const noexcept { return !sinks.empty() && sinks.back().when; }
   std::shared_ptr<const node> root;  // owns the nodes the step specs point into
 };
 

@@ -47,6 +47,9 @@ struct test_expectation {
   // themselves; other headers may be present too.
   std::optional<std::vector<core::header>> headers;
   bool raw = false;  // value is the record's exact bytes (a string), not JSON
+  // `expect` only: the sink topic the record must be written to. Required
+  // when the pipeline has several sink topics; otherwise set to the only one.
+  std::string topic;
 };
 
 // One step of a test, in order.
@@ -78,7 +81,7 @@ struct test_case {
   std::string name;
   mark at;
   std::vector<test_action> actions;
-  std::vector<test_expectation> expect;                      // the sink topic, in order
+  std::vector<test_expectation> expect;  // the sink topics, in order within each topic
   std::optional<std::vector<test_expectation>> expect_late;  // the late topics, in order
   mark expect_late_at;
   // The dead-letter topic, in order; headers weir.error.* are compared when given.

@@ -17,8 +17,8 @@ namespace weir::runtime {
 struct pipeline_probe {
   metrics::counter* consumed = nullptr;
   metrics::counter* consumed_bytes = nullptr;
-  metrics::counter* produced = nullptr;
-  metrics::counter* produced_bytes = nullptr;
+  // Records that matched no sink's `when`; null when the last sink takes every record.
+  metrics::counter* unrouted = nullptr;
   metrics::histogram* checkpoint_seconds = nullptr;
   metrics::counter* checkpoint_failures = nullptr;
   // Records into and out of each step, by step index. Tasks count in plain
@@ -32,6 +32,16 @@ struct pipeline_probe {
   metrics::registry* registry = nullptr;  // for per-step error counters, made on first use
 };
 
+// One sink as the tasks write to it: its condition and key compiled, its
+// topic's counters (shared by sinks with the same topic).
+struct sink_route {
+  std::string topic;
+  std::optional<expr::expression> when;  // nullopt: every record
+  std::optional<expr::expression> key;   // nullopt: the record's key
+  metrics::counter* produced = nullptr;
+  metrics::counter* produced_bytes = nullptr;
+};
+
 // A pipeline as the workers run it: the validated spec and its compiled
 // steps. Immutable once built; shared by every worker thread.
 struct topology {
@@ -40,7 +50,7 @@ struct topology {
   std::unique_ptr<tables::table_set> tables;
   std::vector<std::unique_ptr<ops::step>> steps;
   std::optional<expr::expression> event_time;  // path of the event-time field
-  std::optional<expr::expression> sink_key;
+  std::vector<sink_route> sinks;  // in routing order: a record goes to the first that matches
   pipeline_probe probe;
 };
 

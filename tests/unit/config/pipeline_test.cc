@@ -52,7 +52,7 @@ processing: {commit_interval: 500ms}
   CHECK(spec->steps[0].body->mark_at(7).line == 9);
   CHECK(spec->steps[0].body->mark_at(7).column == 20);
   CHECK(spec->steps[1].name == "per-user");
-  CHECK(spec->sink.topic == "out");
+  CHECK(spec->sinks.at(0).topic == "out");
   CHECK(spec->processing.commit_interval == 500);
 }
 
@@ -117,7 +117,7 @@ TEST_CASE("environment variables are interpolated") {
       d);
   REQUIRE(d.ok());
   CHECK(spec->source.topics[0] == "payments");
-  CHECK(spec->sink.topic == "alerts");
+  CHECK(spec->sinks.at(0).topic == "alerts");
 
   auto p = problems(
       "pipeline: x\nsource: {topic: '${WEIR_TEST_UNSET}'}\nsink: {topic: '${WEIR_TEST_UNSET:?set "
@@ -207,4 +207,76 @@ sink: {topic: o}
       "p.yaml:11:6: table 'i' must be a map, found a list",
   };
   CHECK(p == want);
+}
+
+TEST_CASE("sinks route records in order; only the last may omit when") {
+  diagnostics d("p.yaml");
+  auto spec = load_pipeline_text(R"(pipeline: x
+source: {topic: a}
+sinks:
+  - {topic: errors, key: service, when: level == "error"}
+  - {topic: rest}
+)",
+                                 d);
+  REQUIRE(d.ok());
+  CHECK(spec->routed);
+  REQUIRE(spec->sinks.size() == 2);
+  CHECK(spec->sinks[0].topic == "errors");
+  CHECK(spec->sinks[0].key->scalar == "service");
+  CHECK(spec->sinks[0].when->scalar == "level == \"error\"");
+  CHECK(spec->sinks[0].at.line == 4);
+  CHECK(spec->sinks[1].topic == "rest");
+  CHECK(spec->sinks[1].when == nullptr);
+  CHECK(!spec->may_drop_unrouted());
+  CHECK(spec->sink_topics() == std::vector<std::string>{"errors", "rest"});
+
+  diagnostics d2("p.yaml");
+  auto single = load_pipeline_text("pipeline: x\nsource: {topic: a}\nsink: {topic: o}\n", d2);
+  REQUIRE(d2.ok());
+  CHECK(!single->routed);
+  CHECK(!single->may_drop_unrouted());
+
+  diagnostics d3("p.yaml");
+  auto dropping = load_pipeline_text(
+      "pipeline: x\nsource: {topic: a}\nsinks:\n  - {topic: o, when: n > 1}\n"
+      "  - {topic: o, key: k, when: n < 0}\n",
+      d3);
+  REQUIRE(d3.ok());
+  CHECK(dropping->may_drop_unrouted());
+  CHECK(dropping->sink_topics() == std::vector<std::string>{"o"});
+}
+
+TEST_CASE("sink and sinks problems name their line and column") {
+  auto p = problems(R"(pipeline: x
+source: {topic: a}
+sinks:
+  - {topic: all}
+  - topic: errors
+    when: level == "error"
+  - {when: 'true'}
+  - [o]
+  - {topic: x, when: ''}
+)");
+  std::vector<std::string> want = {
+      "p.yaml:4:5: sinks[1] has no 'when', so it takes every record and the sinks after it would "
+      "never get one; only the last sink may omit 'when'",
+      "p.yaml:7:5: sinks[3] needs 'topic'",
+      "p.yaml:8:5: sinks[4] must be a map, found a list",
+      "p.yaml:9:22: sinks[5].when must be a non-empty string, found an empty string",
+  };
+  CHECK(p == want);
+
+  CHECK(problems("pipeline: x\nsource: {topic: a}\nsink: {topic: o}\nsinks: [{topic: p}]\n") ==
+        std::vector<std::string>{"p.yaml:4:8: a pipeline takes either 'sink' (one output) or "
+                                 "'sinks' (records routed by 'when'), not both"});
+  CHECK(problems("pipeline: x\nsource: {topic: a}\nsinks: []\n") ==
+        std::vector<std::string>{
+            "p.yaml:3:8: sinks must be a non-empty list of {topic, key, when}, found an empty "
+            "list"});
+  CHECK(problems("pipeline: x\nsource: {topic: a}\n") ==
+        std::vector<std::string>{"p.yaml:1:1: a pipeline file needs 'sink' (or 'sinks')"});
+  CHECK(problems("pipeline: x\nsource: {topic: a}\nsink: {topic: o, when: n > 1}\n") ==
+        std::vector<std::string>{
+            "p.yaml:3:24: sink.when: a condition routes records between several sinks; write "
+            "'sinks:' as a list of {topic, key, when}, or filter records with a 'filter' step"});
 }

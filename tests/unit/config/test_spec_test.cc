@@ -289,3 +289,46 @@ TEST_CASE("test cases fill declared tables, before the input or as a step") {
   const auto& removal = std::get<set_table_rows>(a[2].what);
   CHECK(!removal.tables[0].second[0].value);
 }
+
+TEST_CASE("expected records name their sink topic when the pipeline has several") {
+  const std::string head = R"(pipeline: p
+source: {topic: in}
+sinks:
+  - {topic: big, when: n > 10}
+  - {topic: small}
+)";
+  parsed p(R"(tests:
+  - name: t
+    input: [{value: {n: 1}}]
+    expect:
+      - {topic: small, value: {n: 1}}
+      - {value: {n: 2}}
+      - {topic: other, value: {n: 3}}
+    expect_dead_letter: []
+  - name: late lists take no topic
+    expect: []
+    expect_late: [{topic: big, value: {}}]
+)",
+           head);
+  std::vector<std::string> want = {
+      "p.yaml:11:9: the pipeline writes to several sink topics (big, small): say which one this "
+      "record goes to with 'topic:'",
+      "p.yaml:12:17: topic 'other' is not a sink topic (sinks: big, small)",
+      "p.yaml:13:25: expect_dead_letter needs errors.dead_letter_topic",
+      "p.yaml:16:20: unknown key 'topic' in an expected record (expected one of: value, key, "
+      "timestamp, headers, raw)",
+      "p.yaml:16:18: expect_late needs a step that writes late records to a topic (late: "
+      "{topic: ...})",
+  };
+  CHECK(p.problems() == want);
+  REQUIRE(p.cases.size() == 2);
+  REQUIRE(p.cases[0].expect.size() == 1);
+  CHECK(p.cases[0].expect[0].topic == "small");
+
+  // With one sink topic, `topic` may be left out and defaults to it.
+  parsed one("tests: [{name: t, expect: [{value: {}}, {topic: out, value: {}}]}]\n");
+  CHECK(one.problems().empty());
+  REQUIRE(one.cases.at(0).expect.size() == 2);
+  CHECK(one.cases[0].expect[0].topic == "out");
+  CHECK(one.cases[0].expect[1].topic == "out");
+}

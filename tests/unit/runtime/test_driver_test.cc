@@ -319,3 +319,62 @@ TEST_CASE("expect_late compares the records written to the late topic") {
         "  + "
         "{\"key\":null,\"timestamp\":0,\"value\":{\"ts\":5,\"user\":\"u1\",\"kind\":\"view\"}}\n");
 }
+
+TEST_CASE("routed records are counted per sink topic and unrouted ones apart") {
+  const std::string routed = R"(pipeline: routed
+source: {topic: in, event_time: {field: ts}}
+sinks:
+  - {topic: big, key: id, when: n > 10}
+  - {topic: small, when: n >= 0}
+)";
+  loaded l(R"(tests:
+  - name: t
+    input:
+      - {key: a, value: {ts: 1, id: i1, n: 50}}
+      - {key: b, value: {ts: 2, id: i2, n: 5}}
+      - {key: c, value: {ts: 3, id: i3, n: -5}}
+      - {key: d, value: {ts: 4, id: i4}}
+      - {key: e, value: {ts: 5, id: i5, n: "x"}}
+    expect:
+      - {topic: small, key: b, value: {ts: 2, id: i2, n: 5}}
+      - {topic: big, key: i1, value: {ts: 1, id: i1, n: 50}}
+)",
+           routed);
+  auto r = l.run(0);
+  INFO(r.report);
+  CHECK(r.passed);
+  REQUIRE(r.written.size() == 2);
+  CHECK(r.written[0].topic == "big");
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].step == "sink");
+  CHECK(r.errors[0].code == "type_error");
+  const std::string text = l.registry.render();
+  CHECK(text.find("weir_unrouted_records_total{pipeline=\"routed\"} 2\n") != std::string::npos);
+  CHECK(text.find("weir_records_produced_total{pipeline=\"routed\",topic=\"big\"} 1\n") !=
+        std::string::npos);
+  CHECK(text.find("weir_records_produced_total{pipeline=\"routed\",topic=\"small\"} 1\n") !=
+        std::string::npos);
+}
+
+TEST_CASE("a sink's when must be a condition, pointed at where it is wrong") {
+  metrics::registry registry;
+  config::diagnostics diag("t.yaml");
+  auto spec = config::load_pipeline_text(R"(pipeline: p
+source: {topic: in}
+sinks:
+  - {topic: a, when: n + 1}
+  - {topic: b, when: 'n >', key: upper(5)}
+)",
+                                         diag);
+  REQUIRE(spec);
+  REQUIRE(diag.ok());
+  CHECK(runtime::build_topology(std::move(*spec), std::nullopt, registry, diag) == nullptr);
+  std::vector<std::string> got;
+  for (const auto& d : diag.list()) got.push_back(d.format());
+  std::vector<std::string> want = {
+      "t.yaml:4:22: sinks[1].when must be a condition (true or false)",
+      "t.yaml:5:40: sinks[2].key: function 'upper' needs a string, got number",
+      "t.yaml:5:26: sinks[2].when: unexpected end of expression",
+  };
+  CHECK(got == want);
+}
