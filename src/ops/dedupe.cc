@@ -5,8 +5,10 @@
 #include <utility>
 
 #include "ops/compile.h"
+#include "ops/partitioning.h"
 #include "ops/steps.h"
 #include "weir/core/json.h"
+#include "weir/expr/fields.h"
 
 namespace weir::ops {
 namespace {
@@ -141,8 +143,20 @@ std::unique_ptr<step> build_dedupe(const config::step_spec& spec, const build_co
   if (!r.valid()) return nullptr;
   std::optional<expr::expression> key;
   std::optional<core::millis> within;
-  if (const config::node* k = r.required("key"))
+  if (const config::node* k = r.required("key")) {
     key = compile_expression(*k, diag, "dedupe.key", ctx.tables);
+    // Duplicates are only found within one partition. `$key` is covered by
+    // Kafka's partitioner, which sends equal record keys to one partition.
+    if (key) {
+      auto reads = expr::reads_of(k->scalar);
+      if (reads && !reads->only_record_key) {
+        std::vector<std::string> fields;
+        if (auto path = key->path_name()) fields.push_back(*path);
+        for (const auto& f : reads->fields) fields.push_back(f.name);
+        check_covered_by_partitioning(ctx, k->at, "dedupe.key", "one key's records", fields, diag);
+      }
+    }
+  }
   if (const config::node* w = r.required("within")) {
     within = config::read_duration(*w, diag, "dedupe.within");
     if (within && *within <= 0) diag.error(w->at, "dedupe.within must be a positive duration");

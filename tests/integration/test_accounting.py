@@ -48,7 +48,7 @@ steps:
       cents: amount * 100
     drop: [kind]
   - id: unique-buys
-    dedupe: {{key: id, within: 1m}}
+    dedupe: {{key: '[user, id]', within: 1m}}
   - id: spend
     window:
       group_by: [user]

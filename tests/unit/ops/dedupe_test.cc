@@ -18,12 +18,14 @@ struct no_side final : ops::side_output {
 
 // One dedupe step built from YAML, with its own in-memory store.
 struct fixture {
-  explicit fixture(const std::string& body, const std::string& id = "    id: d\n")
+  explicit fixture(const std::string& body, const std::string& id = "    id: d\n",
+                   const std::string& partitioned_by = "id")
       : diag("d.yaml") {
-    spec =
-        config::load_pipeline_text("pipeline: p\nsource: {topic: in}\nsteps:\n  - dedupe: " + body +
-                                       "\n" + id + "sink: {topic: out}\n",
-                                   diag);
+    const std::string promise = partitioned_by.empty() ? "" : ", partitioned_by: " + partitioned_by;
+    spec = config::load_pipeline_text("pipeline: p\nsource: {topic: in" + promise +
+                                          "}\nsteps:\n  - dedupe: " + body + "\n" + id +
+                                          "sink: {topic: out}\n",
+                                      diag);
     REQUIRE(spec);
     ops::build_context ctx{*spec, 3, registry};
     step = ops::build_step(spec->steps.at(0), ctx, diag);
@@ -91,7 +93,7 @@ TEST_CASE("dedupe keeps the first record per key and drops later ones within the
 }
 
 TEST_CASE("keys are canonical JSON values; a null key passes") {
-  fixture f("{key: '[a, b]', within: 1m}");
+  fixture f("{key: '[a, b]', within: 1m}", "    id: d\n", "a");
   REQUIRE(f.problems().empty());
   auto d = f.instance();
   f.push(*d, R"({"a":1,"b":"x"})", 0);
@@ -190,4 +192,31 @@ TEST_CASE("dedupe configuration errors carry positions") {
   REQUIRE(no_id.problems().size() == 1);
   CHECK(no_id.problems()[0].rfind("d.yaml:4:5: dedupe steps keep state and need a stable 'id'",
                                   0) == 0);
+}
+
+TEST_CASE("a dedupe key not covered by source.partitioned_by is an error, as for group_by") {
+  const std::string message =
+      "dedupe.key is not covered by source.partitioned_by, so one key's records may be spread "
+      "over several partitions; weir cannot repartition yet. Declare source.partitioned_by with "
+      "fields that are all in dedupe.key (a promise that equal values share a partition), or "
+      "read a single-partition topic";
+  fixture other("{key: payment_id, within: 1m}", "    id: d\n", "card_id");
+  CHECK_FALSE(other.step);
+  CHECK(other.problems() == std::vector<std::string>{"d.yaml:4:19: " + message});
+
+  fixture none("{key: payment_id, within: 1m}", "    id: d\n", "");
+  CHECK(none.problems() == std::vector<std::string>{"d.yaml:4:19: " + message});
+
+  fixture partly("{key: 'concat(user, id)', within: 1m}", "    id: d\n", "[user, region]");
+  CHECK(partly.problems() == std::vector<std::string>{"d.yaml:4:19: " + message});
+
+  // Covered: the key is the promised field, a nested path, or computed from
+  // every promised field; `$key` is placed by Kafka's partitioner.
+  CHECK(fixture("{key: id, within: 1m}").problems().empty());
+  CHECK(fixture("{key: device.id, within: 1m}", "    id: d\n", "device.id").problems().empty());
+  CHECK(fixture("{key: '[user, id]', within: 1m}", "    id: d\n", "user").problems().empty());
+  CHECK(fixture("{key: $key, within: 1m}", "    id: d\n", "").problems().empty());
+  CHECK(fixture("{key: 'concat(user, id)', within: 1m}", "    id: d\n", "[id, user]")
+            .problems()
+            .empty());
 }
