@@ -23,7 +23,7 @@
 #   QUERIES       [q1 q2 q5 q7 agg session q5_60]  (q5_60: weir only, hopping 60 s / 1 s)
 #   SYSTEMS       [raw weir kstreams]
 #   GUARANTEES    [at_least_once exactly_once]
-#   LAT_QUERIES   queries whose latency is measured [q1 q7]
+#   LAT_QUERIES   queries whose latency is measured [q1 q7]; empty: none
 #   LAT_RATES     offered loads, events/s [5000 20000]  (windowed queries: the first only)
 #   LAT_SECONDS   measured seconds per latency run [20], after LAT_WARMUP [5]
 #   SEED          generator seed [42]
@@ -61,7 +61,7 @@ threads=${THREADS:-1}
 queries=${QUERIES:-q1 q2 q5 q7 agg session q5_60}
 systems=${SYSTEMS:-raw weir kstreams}
 guarantees=${GUARANTEES:-at_least_once exactly_once}
-lat_queries=${LAT_QUERIES:-q1 q7}
+lat_queries=${LAT_QUERIES-q1 q7}
 seed=${SEED:-42}
 build=${BUILD:-$root/build-e2e}
 weir=${WEIR:-}
@@ -362,6 +362,12 @@ if has "$systems" kstreams; then
 else
   ks_version="not run: ${ks_reason:-not selected}"
 fi
+# The command line that reproduces this run: the sizes, and any list knob given.
+quick_prefix=
+[[ $quick == 1 ]] && quick_prefix="QUICK=1 "
+for knob in QUERIES SYSTEMS GUARANTEES LAT_QUERIES LAT_RATES; do
+  [[ -n ${!knob+set} ]] && quick_prefix+="$knob='${!knob}' "
+done
 mode="QUICK=1 smoke run: EVENTS=$events, REPS=$reps — too small for conclusions"
 [[ $quick == 1 ]] || mode="full run: EVENTS=$events, REPS=$reps"
 "$py" - "$work/meta.json" <<EOF
@@ -375,7 +381,7 @@ json.dump({
   "memory": "$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)",
   "load_before": "$load_before",
   "load_after": "$(cut -d' ' -f1-3 /proc/loadavg)",
-  "command": "$([[ $quick == 1 ]] && printf 'QUICK=1 ')EVENTS=$events PARTITIONS=$partitions THREADS=$threads REPS=$reps bench/e2e/run.sh",
+  "command": "${quick_prefix}EVENTS=$events PARTITIONS=$partitions THREADS=$threads REPS=$reps bench/e2e/run.sh",
   "weir_commit": "$commit",
   "weir_build": "$weir_build",
   "librdkafka": "$(pkg-config --modversion rdkafka 2>/dev/null || echo unknown)",
