@@ -4,6 +4,7 @@
 
 #include "weir/core/json.h"
 #include "weir/core/log.h"
+#include "weir/ops/field_check.h"
 
 namespace weir::runtime {
 namespace {
@@ -69,6 +70,8 @@ std::unique_ptr<topology> build_topology(config::pipeline_spec spec,
     }
     t->sinks.push_back(std::move(route));
   }
+  // Fields read where they cannot exist, once everything else is well-formed.
+  if (diag.ok()) ops::check_field_uses(t->spec, diag);
   if (!diag.ok()) return nullptr;
 
   metrics::labels p{{"pipeline", s.name}};
