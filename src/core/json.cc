@@ -2,19 +2,35 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <iterator>
+#include <optional>
 #include <vector>
 
 #include <rapidjson/error/en.h>
-#include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
+#include <rapidjson/stream.h>
 
 namespace weir::core {
 namespace {
 
 // Builds a value straight from RapidJSON's SAX events, so no intermediate DOM
-// is allocated. The stack holds the containers being filled.
+// is allocated. Members and elements of the open containers wait in two flat
+// scratch vectors; each container is allocated once, at its exact size, when
+// it closes. The scratch vectors keep their capacity from record to record
+// (one set per thread), so a steady stream of records allocates only the
+// containers and the strings longer than the small-string buffer.
 class value_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, value_builder> {
  public:
+  struct scratch {
+    std::vector<value::member> members;
+    std::vector<value> elements;
+  };
+  explicit value_builder(scratch& s) : members_(s.members), elements_(s.elements) {
+    members_.clear();
+    elements_.clear();
+  }
+
   bool Null() { return put(value{}); }
   bool Bool(bool b) { return put(value{b}); }
   bool Int(int i) { return put(value{static_cast<double>(i)}); }
@@ -23,8 +39,10 @@ class value_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, val
   bool Uint64(uint64_t u) { return put(value{static_cast<double>(u)}); }
   bool Double(double d) { return put(value{d}); }
   // Numbers arrive as text (kParseNumbersAsStringsFlag) and are converted
-  // here, exactly and without the parser's own floating-point code.
+  // here, exactly and without the parser's own floating-point code. Integers
+  // of up to 15 digits are exact in a double and take a shortcut.
   bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
+    if (auto d = small_integer(s, n)) return put(value{*d});
     double d = 0;
     auto [end, ec] = std::from_chars(s, s + n, d);
     if (ec != std::errc() || end != s + n || !std::isfinite(d)) {
@@ -34,48 +52,93 @@ class value_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, val
     return put(value{d});
   }
   const std::string& bad_number() const noexcept { return bad_number_; }
-  bool String(const char* s, rapidjson::SizeType n, bool) { return put(value{std::string(s, n)}); }
+  bool String(const char* s, rapidjson::SizeType n, bool) {
+    return put(value{std::string(s, n)});
+  }
   bool StartObject() {
-    stack_.push_back(frame{value{value::object_type{}}, {}});
+    stack_.push_back(frame{false, members_.size(), 0});
     return true;
   }
   bool Key(const char* s, rapidjson::SizeType n, bool) {
-    stack_.back().key.assign(s, n);
+    auto& top = stack_.back();
+    const std::string_view key(s, n);
+    // Duplicate keys: the last value wins, at the first one's position, as in
+    // most JSON readers.
+    for (std::size_t i = top.base; i < members_.size(); ++i) {
+      if (members_[i].key == key) {
+        top.slot = i;
+        return true;
+      }
+    }
+    top.slot = members_.size();
+    members_.emplace_back().key.assign(s, n);
     return true;
   }
-  bool EndObject(rapidjson::SizeType) { return close(); }
+  bool EndObject(rapidjson::SizeType) {
+    const std::size_t base = stack_.back().base;
+    value::object_type obj;
+    obj.reserve(members_.size() - base);
+    std::move(members_.begin() + static_cast<std::ptrdiff_t>(base), members_.end(),
+              std::back_inserter(obj));
+    members_.resize(base);
+    stack_.pop_back();
+    return put(value{std::move(obj)});
+  }
   bool StartArray() {
-    stack_.push_back(frame{value{value::array_type{}}, {}});
+    stack_.push_back(frame{true, elements_.size(), 0});
     return true;
   }
-  bool EndArray(rapidjson::SizeType) { return close(); }
+  bool EndArray(rapidjson::SizeType) {
+    const std::size_t base = stack_.back().base;
+    value::array_type arr;
+    arr.reserve(elements_.size() - base);
+    std::move(elements_.begin() + static_cast<std::ptrdiff_t>(base), elements_.end(),
+              std::back_inserter(arr));
+    elements_.resize(base);
+    stack_.pop_back();
+    return put(value{std::move(arr)});
+  }
 
   value take() { return std::move(root_); }
 
  private:
+  // An open container: its first member or element in the scratch vectors
+  // and, for an object, the member the next value goes to.
   struct frame {
-    value container;
-    std::string key;
+    bool is_array;
+    std::size_t base;
+    std::size_t slot;
   };
+
+  static std::optional<double> small_integer(const char* s, std::size_t n) {
+    const bool negative = n > 0 && s[0] == '-';
+    const std::size_t digits = n - (negative ? 1 : 0);
+    if (digits == 0 || digits > 15) return std::nullopt;
+    std::uint64_t m = 0;
+    for (std::size_t i = negative ? 1 : 0; i < n; ++i) {
+      const unsigned d = static_cast<unsigned char>(s[i]) - '0';
+      if (d > 9) return std::nullopt;
+      m = m * 10 + d;
+    }
+    // -0 stays negative zero, as from_chars makes it.
+    return negative ? -static_cast<double>(m) : static_cast<double>(m);
+  }
+
   bool put(value v) {
     if (stack_.empty()) {
       root_ = std::move(v);
       return true;
     }
-    auto& top = stack_.back();
-    if (top.container.is_array()) {
-      top.container.as_array().push_back(std::move(v));
-    } else {
-      // Duplicate keys: the last one wins, as in most JSON readers.
-      top.container.set(top.key, std::move(v));
-    }
+    const auto& top = stack_.back();
+    if (top.is_array)
+      elements_.push_back(std::move(v));
+    else
+      members_[top.slot].val = std::move(v);
     return true;
   }
-  bool close() {
-    value done = std::move(stack_.back().container);
-    stack_.pop_back();
-    return put(std::move(done));
-  }
+
+  std::vector<value::member>& members_;
+  std::vector<value>& elements_;
   std::vector<frame> stack_;
   value root_;
   std::string bad_number_;
@@ -123,11 +186,22 @@ void write_string(std::string_view s, std::string& out) {
 }  // namespace
 
 result<value> parse_json(std::string_view text) {
-  rapidjson::MemoryStream ms(text.data(), text.size());
-  rapidjson::Reader reader;
-  value_builder builder;
-  auto ok = reader.Parse<rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseNumbersAsStringsFlag>(
-      ms, builder);
+  // The text is parsed in place, in a NUL-terminated copy (the record's bytes
+  // are not terminated): strings and numbers reach the builder where they
+  // lie instead of through the reader's stack. A NUL byte in the text ends
+  // the document exactly as the end of the text does. RapidJSON 1.1.0's SSE2
+  // string scan stays off: it lets raw bytes 0x1a-0x1f through. The copy,
+  // the reader's stack and the builder's scratch keep their capacity between
+  // records (one set per thread).
+  thread_local std::string copy;
+  thread_local rapidjson::Reader reader;
+  thread_local value_builder::scratch scratch;
+  copy.assign(text);
+  copy.push_back('\0');
+  rapidjson::InsituStringStream ms(copy.data());
+  value_builder builder(scratch);
+  auto ok = reader.Parse<rapidjson::kParseInsituFlag | rapidjson::kParseStopWhenDoneFlag |
+                         rapidjson::kParseNumbersAsStringsFlag>(ms, builder);
   if (ok.IsError() && !builder.bad_number().empty()) {
     return error{errc::invalid_json, "number out of range: " + builder.bad_number().substr(0, 40)};
   }
