@@ -144,41 +144,55 @@ class value_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, val
   std::string bad_number_;
 };
 
-void write_string(std::string_view s, std::string& out) {
+// Whether a byte must be escaped inside a JSON string: control characters,
+// the quote and the backslash.
+constexpr bool needs_escape(unsigned char c) noexcept {
+  return c < 0x20 || c == '"' || c == '\\';
+}
+
+void write_escaped(unsigned char c, std::string& out) {
   static constexpr char hex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(hex[c >> 4]);
-          out.push_back(hex[c & 0xf]);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
+  switch (c) {
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
+    case '\b':
+      out += "\\b";
+      break;
+    case '\f':
+      out += "\\f";
+      break;
+    default: {
+      const char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
+      out.append(u, sizeof u);
     }
+  }
+}
+
+// Appends `s` quoted; runs of bytes that need no escape are copied at once.
+void write_string(std::string_view s, std::string& out) {
+  out.push_back('"');
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  while (p != end) {
+    const char* run = p;
+    while (p != end && !needs_escape(static_cast<unsigned char>(*p))) ++p;
+    out.append(run, static_cast<std::size_t>(p - run));
+    if (p == end) break;
+    write_escaped(static_cast<unsigned char>(*p), out);
+    ++p;
   }
   out.push_back('"');
 }
