@@ -77,7 +77,9 @@ class value_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, val
   bool EndObject(rapidjson::SizeType) {
     const std::size_t base = stack_.back().base;
     value::object_type obj;
-    obj.reserve(members_.size() - base);
+    // The record itself gets room for a few more fields: map steps add them,
+    // and growing a full vector would move every member.
+    obj.reserve(members_.size() - base + (stack_.size() == 1 ? root_headroom : 0));
     std::move(members_.begin() + static_cast<std::ptrdiff_t>(base), members_.end(),
               std::back_inserter(obj));
     members_.resize(base);
@@ -104,6 +106,7 @@ class value_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, val
  private:
   // An open container: its first member or element in the scratch vectors
   // and, for an object, the member the next value goes to.
+  static constexpr std::size_t root_headroom = 4;
   struct frame {
     bool is_array;
     std::size_t base;
