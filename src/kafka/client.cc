@@ -1,6 +1,9 @@
 #include "weir/kafka/client.h"
 
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
+#include <map>
+#include <thread>
 #include <algorithm>
 #include <chrono>
 #include <optional>
@@ -359,6 +362,23 @@ class rdkafka_partition_reader final : public partition_reader {
     return out;
   }
 
+  core::result<std::vector<partition_bounds>> bounds(const std::vector<topic_partition>& tps,
+                                                     std::chrono::milliseconds timeout) override {
+    std::vector<partition_bounds> out;
+    for (const auto& tp : tps) {
+      std::int64_t low = 0;
+      std::int64_t high = 0;
+      auto e = c_->query_watermark_offsets(tp.topic, tp.partition, &low, &high,
+                                           static_cast<int>(timeout.count()));
+      if (e != RdKafka::ERR_NO_ERROR) {
+        return kafka_error("reading the offsets of " + tp.topic + "/" + std::to_string(tp.partition),
+                           RdKafka::err2str(e));
+      }
+      out.push_back({tp, low, high});
+    }
+    return out;
+  }
+
   core::result<item> poll(std::chrono::milliseconds timeout) override {
     std::unique_ptr<RdKafka::Message> m(c_->consume(static_cast<int>(timeout.count())));
     item out;
@@ -511,6 +531,20 @@ class rdkafka_producer final : public producer {
     }
   }
 
+  core::status produce_to(const std::string& topic, std::int32_t partition, std::string_view key,
+                          std::optional<std::string_view> value) override {
+    for (;;) {
+      auto e = p_->produce(topic, partition, RdKafka::Producer::RK_MSG_COPY,
+                           value ? const_cast<char*>(value->data()) : nullptr,
+                           value ? value->size() : 0, key.data(), key.size(), 0, nullptr);
+      if (e == RdKafka::ERR_NO_ERROR) return {};
+      if (e != RdKafka::ERR__QUEUE_FULL)
+        return kafka_error("producing to " + topic + "/" + std::to_string(partition),
+                           RdKafka::err2str(e));
+      p_->poll(50);
+    }
+  }
+
   core::status flush(std::optional<std::chrono::milliseconds> limit) override {
     auto started = std::chrono::steady_clock::now();
     auto next_report = started + std::chrono::seconds(10);
@@ -586,6 +620,146 @@ core::result<std::unique_ptr<partition_reader>> make_partition_reader(const clie
   auto r = std::make_unique<rdkafka_partition_reader>();
   if (auto st = r->init(s); !st) return st.err();
   return std::unique_ptr<partition_reader>(std::move(r));
+}
+
+namespace {
+
+// Partition counts of every topic in the cluster (a metadata request for all
+// topics, which never auto-creates one).
+core::result<std::map<std::string, int>> all_topics(RdKafka::Producer& p,
+                                                    const client_settings& s,
+                                                    std::chrono::milliseconds timeout) {
+  RdKafka::Metadata* md = nullptr;
+  auto e = p.metadata(true, nullptr, &md, static_cast<int>(timeout.count()));
+  std::unique_ptr<RdKafka::Metadata> owned(md);
+  if (e != RdKafka::ERR_NO_ERROR) {
+    return kafka_error("reading metadata from " + s.bootstrap_servers, RdKafka::err2str(e));
+  }
+  std::map<std::string, int> out;
+  for (const auto* tm : *md->topics()) {
+    if (tm->err() != RdKafka::ERR_NO_ERROR) continue;
+    bool led = true;
+    for (const auto* pm : *tm->partitions()) led = led && pm->leader() >= 0;
+    out[tm->topic()] = led ? static_cast<int>(tm->partitions()->size()) : 0;
+  }
+  return out;
+}
+
+std::string describe(const topic_spec& t) {
+  std::string out = t.name + " (partitions=" + std::to_string(t.partitions);
+  for (const auto& [k, v] : t.config) out += ", " + k + "=" + v;
+  return out + ")";
+}
+
+}  // namespace
+
+core::status ensure_topics(const client_settings& s, const std::vector<topic_spec>& topics,
+                           std::chrono::milliseconds timeout) {
+  if (topics.empty()) return {};
+  event_logger events;
+  auto conf = make_conf(s, client_role::producer, {}, &events);
+  if (!conf) return conf.err();
+  std::string err;
+  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf->get(), err));
+  if (!p) return kafka_error("creating admin client", err);
+  auto existing = all_topics(*p, s, timeout);
+  if (!existing) return existing.err();
+  std::vector<const topic_spec*> missing;
+  for (const auto& t : topics) {
+    auto it = existing->find(t.name);
+    if (it == existing->end()) {
+      missing.push_back(&t);
+    } else if (it->second != 0 && it->second != t.partitions) {
+      return core::error{core::errc::kafka,
+                         "topic " + t.name + " has " + std::to_string(it->second) +
+                             " partitions, weir needs " + std::to_string(t.partitions) +
+                             " (one per partition of the source topic): delete it, or recreate "
+                             "it as " + describe(t)};
+    }
+  }
+  if (!missing.empty()) {
+    rd_kafka_t* rk = p->c_ptr();
+    std::vector<rd_kafka_NewTopic_t*> news;
+    char errstr[512];
+    for (const auto* t : missing) {
+      auto* nt = rd_kafka_NewTopic_new(t->name.c_str(), t->partitions, -1, errstr, sizeof errstr);
+      if (!nt) {
+        for (auto* n : news) rd_kafka_NewTopic_destroy(n);
+        return kafka_error("topic " + t->name, errstr);
+      }
+      for (const auto& [k, v] : t->config) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
+      news.push_back(nt);
+    }
+    rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(opts, static_cast<int>(timeout.count()), errstr,
+                                                sizeof errstr);
+    rd_kafka_CreateTopics(rk, news.data(), news.size(), opts, q);
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(q, static_cast<int>(timeout.count()) + 5000);
+    std::string problem;
+    bool denied = false;
+    if (!ev) {
+      problem = "no answer from the broker";
+    } else if (rd_kafka_event_error(ev)) {
+      problem = rd_kafka_event_error_string(ev);
+      auto code = rd_kafka_event_error(ev);
+      denied = code == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED ||
+               code == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+    } else {
+      const auto* res = rd_kafka_event_CreateTopics_result(ev);
+      std::size_t n = 0;
+      const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(res, &n);
+      for (std::size_t i = 0; i < n; ++i) {
+        auto code = rd_kafka_topic_result_error(results[i]);
+        if (code == RD_KAFKA_RESP_ERR_NO_ERROR || code == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+          continue;
+        denied = denied || code == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED ||
+                 code == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+        const char* msg = rd_kafka_topic_result_error_string(results[i]);
+        problem += std::string(problem.empty() ? "" : "; ") + rd_kafka_topic_result_name(results[i]) +
+                   ": " + (msg ? msg : rd_kafka_err2str(code));
+      }
+    }
+    if (ev) rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_queue_destroy(q);
+    for (auto* n : news) rd_kafka_NewTopic_destroy(n);
+    if (!problem.empty()) {
+      std::string list;
+      for (const auto* t : missing) list += (list.empty() ? "" : "; ") + describe(*t);
+      return core::error{core::errc::kafka,
+                         std::string(denied ? "not allowed to create topics"
+                                            : "cannot create topics") +
+                             " (" + problem + "); create them by hand: " + list};
+    }
+    core::log::info("created internal topics", {{"count", std::to_string(missing.size())}});
+  }
+  // Every topic with its partitions led, and the right count (another
+  // process may have created one a moment before).
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto now = all_topics(*p, s, timeout);
+    if (!now) return now.err();
+    std::string waiting;
+    for (const auto& t : topics) {
+      auto it = now->find(t.name);
+      if (it == now->end() || it->second == 0) {
+        waiting = t.name;
+        break;
+      }
+      if (it->second != t.partitions) {
+        return core::error{core::errc::kafka, "topic " + t.name + " has " +
+                                                  std::to_string(it->second) +
+                                                  " partitions, weir needs " +
+                                                  std::to_string(t.partitions)};
+      }
+    }
+    if (waiting.empty()) return {};
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return kafka_error("topic " + waiting, "not ready (no leader) in time");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
 }
 
 core::result<int> partition_count(const client_settings& s, const std::string& topic,

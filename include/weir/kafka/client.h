@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -129,6 +130,14 @@ class partition_reader {
   // The end offset (high watermark) of each partition, from the broker.
   virtual core::result<std::vector<partition_offset>> end_offsets(
       const std::vector<topic_partition>& tps, std::chrono::milliseconds timeout) = 0;
+  // The first and the end offset of each partition, from the broker.
+  struct partition_bounds {
+    topic_partition tp;
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+  };
+  virtual core::result<std::vector<partition_bounds>> bounds(
+      const std::vector<topic_partition>& tps, std::chrono::milliseconds timeout) = 0;
   // What one poll found: a record, the end of a partition reached (the
   // record field is then null), or neither after the timeout.
   struct item {
@@ -147,6 +156,11 @@ class producer {
   // Queues a record; waits (serving delivery reports) while the local queue
   // is full, so a slow broker slows the worker rather than failing it.
   virtual core::status produce(core::output_record&& r) = 0;
+  // Queues a record for one partition of `topic`; no value makes it a
+  // tombstone (deletes the key from a compacted topic).
+  virtual core::status produce_to(const std::string& topic, std::int32_t partition,
+                                  std::string_view key,
+                                  std::optional<std::string_view> value) = 0;
   // Waits until every queued record is delivered. A broker outage is waited
   // out (records never expire) unless `limit` is given, after which it is an
   // error; a permanent delivery failure (such as a missing topic or a
@@ -168,6 +182,20 @@ class producer {
 };
 
 core::result<std::unique_ptr<producer>> make_producer(const client_settings& s);
+
+// A topic weir needs, with its partition count and topic configuration.
+struct topic_spec {
+  std::string name;
+  int partitions = 1;
+  std::vector<std::pair<std::string, std::string>> config;
+};
+
+// Creates each topic of `topics` that does not exist (replication factor:
+// the broker's default) and checks the partition count of those that do.
+// Errors name the topics and what is wrong; when the principal may not
+// create topics, the error names the topics and settings to create by hand.
+core::status ensure_topics(const client_settings& s, const std::vector<topic_spec>& topics,
+                           std::chrono::milliseconds timeout);
 
 // Partition count of `topic`, from the cluster metadata.
 core::result<int> partition_count(const client_settings& s, const std::string& topic,
