@@ -3,6 +3,7 @@
 #include "app/commands.h"
 #include "app/load.h"
 #include "weir/config/test_spec.h"
+#include "weir/runtime/changelog.h"
 
 namespace weir::app {
 
@@ -95,17 +96,28 @@ int explain(const std::string& file) {
       out += "fail (the worker stops)";
       break;
   }
-  out += "\n  internal topics: none (repartition and changelog topics are not used yet)\n";
+  out += "\n";
+  const auto logs = runtime::changelogs(t);
+  if (logs.empty()) {
+    out += "  internal topics: none (no stateful step)\n";
+  } else {
+    out += "  internal topics (created by weir run when missing):\n";
+    for (const auto& c : logs) {
+      out += "    " + c.topic + ": changelog of " + c.store + ", compacted, one partition per "
+             "partition of " + s.source.topics.front() + "\n";
+    }
+  }
   if (s.processing.delivery == config::guarantee::exactly_once) {
     out += "  delivery: exactly_once; every " +
            core::format_duration(s.processing.commit_interval) +
-           ": one Kafka transaction with the outputs and input offsets, then the local state batch;"
-           " local state behind the group's offsets is rebuilt by replaying input\n";
+           ": one Kafka transaction with the outputs, changelog records and input offsets, then the "
+           "local state batch; local state behind the group's offsets is restored from the "
+           "changelogs\n";
   } else {
     out += "  delivery: at_least_once; checkpoint every " +
            core::format_duration(s.processing.commit_interval) +
-           ": flush outputs, write state + offsets + watermarks in one RocksDB batch, commit "
-           "offsets\n";
+           ": flush outputs and changelog records, write state + offsets + watermarks in one "
+           "RocksDB batch, commit offsets\n";
   }
   std::fputs(out.c_str(), stdout);
   return 0;

@@ -11,6 +11,7 @@
 #include "weir/config/test_spec.h"
 #include "weir/core/log.h"
 #include "weir/metrics/http_server.h"
+#include "weir/runtime/changelog.h"
 #include "weir/runtime/worker.h"
 #include "weir/state/database.h"
 
@@ -100,6 +101,16 @@ int run(const std::vector<std::string>& files, const worker_options& options) {
       }
     }
     if (bad) continue;
+    // Changelog topics are weir's own: created when missing, partition for
+    // partition with the source.
+    if (auto n = topic_partitions(options.kafka, spec.source.topics.front()); n) {
+      if (auto st = runtime::ensure_changelog_topics(*loaded.topology, options.kafka, *n); !st) {
+        core::log::error("changelog topics unavailable",
+                         {{"file", file}, {"error", st.err().message}});
+        bad = true;
+        continue;
+      }
+    }
     topologies.push_back(std::move(loaded.topology));
   }
   if (bad) return 1;

@@ -8,6 +8,7 @@
 
 #include "weir/core/json.h"
 #include "weir/core/log.h"
+#include "weir/state/changelog.h"
 
 namespace weir::runtime {
 
@@ -58,12 +59,16 @@ worker::worker(const topology& t, const kafka::client_settings& kafka, state::da
       "weir_restore_records_total",
       "Input records replayed to rebuild state whose outputs were already committed.", p);
   restoring_gauge_ = &reg.add_gauge("weir_restoring_partitions",
-                                    "Partitions whose state is being rebuilt by replay.", p);
+                                    "Partitions whose state is being restored (from the changelogs or by replay).", p);
   restore_seconds_ = &reg.add_histogram(
       "weir_restore_duration_seconds",
-      "Time to rebuild a partition's state by replay, from its assignment to its last "
-      "replayed record.",
+      "Time to restore a partition's state: reading its changelogs, or from its assignment to "
+      "its last replayed record.",
       p, {0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600});
+  changelogs_ = changelogs(t);
+  changelog_restored_ = &reg.add_counter(
+      "weir_changelog_records_restored_total",
+      "Changelog records read to restore the state of assigned partitions.", p);
   if (exactly_once()) {
     transactions_committed_ = &reg.add_counter(
         "weir_transactions_committed_total",
@@ -94,6 +99,7 @@ void worker::run(const std::atomic<bool>& stop) {
   // Tasks go before the clients: their views point into consumed messages.
   tasks_.clear();
   consumer_.reset();
+  changelog_reader_.reset();
   producer_.reset();
   if (st) {
     phase_ = phase::stopped;
@@ -181,7 +187,7 @@ core::status worker::checkpoint(std::optional<std::chrono::milliseconds> flush_l
   state::write_batch batch;
   std::vector<kafka::partition_offset> offsets;
   for (auto& [partition, t] : tasks_) {
-    t->checkpoint(batch);
+    if (auto st = checkpoint_task(*t, batch); !st) return fail(st);
     t->publish_metrics();
     // A task still replaying is behind the group's committed offset, which
     // already covers what it replays: committing its position would move
@@ -216,20 +222,143 @@ core::status worker::checkpoint(std::optional<std::chrono::milliseconds> flush_l
   return {};
 }
 
+core::status worker::checkpoint_task(task& t, state::write_batch& batch) {
+  const std::size_t first = batch.size();
+  t.checkpoint(batch);
+  if (changelogs_.empty()) return {};
+  const std::int32_t partition = t.partition();
+  // exactly_once: the changelog records join the interval's transaction.
+  if (auto st = producer_->begin_transaction(); !st) return st;
+  if (seed_.erase(partition)) {
+    // The whole state as of the last local checkpoint; this checkpoint's
+    // changes follow it.
+    const std::string prefix = state::partition_prefix(partition);
+    for (const auto& c : changelogs_) {
+      auto s = db_.open_store(c.store);
+      if (!s) return std::move(s).err();
+      core::status failed;
+      auto st = (*s)->scan(prefix, [&](std::string_view key, std::string_view value) {
+        failed = producer_->produce_to(c.topic, partition, key, value);
+        return failed.ok();
+      });
+      if (!st) return st;
+      if (!failed) return failed;
+    }
+    core::log::info("state logged to the changelog in full",
+                    {{"worker", name_}, {"partition", std::to_string(partition)}});
+  }
+  const auto& ops = batch.ops();
+  for (std::size_t i = first; i < ops.size(); ++i) {
+    const auto rec = state::to_changelog(ops[i]);
+    std::optional<std::string_view> value;
+    if (rec.what != state::changelog_record::kind::erase) value = rec.value;
+    if (rec.what == state::changelog_record::kind::progress) {
+      // Every changelog of the partition ends its checkpoint with the progress.
+      for (const auto& c : changelogs_) {
+        if (auto st = producer_->produce_to(c.topic, partition, rec.key, value); !st) return st;
+      }
+      continue;
+    }
+    const std::string topic = state::changelog_topic(ops[i].target->name());
+    if (auto st = producer_->produce_to(topic, partition, rec.key, value); !st) return st;
+  }
+  return {};
+}
+
+core::result<kafka::partition_reader*> worker::changelog_reader() {
+  if (!changelog_reader_) {
+    auto settings = kafka_;
+    settings.client_id = name_ + "-changelog";
+    settings.group_instance_id.reset();
+    settings.transactional_id.reset();
+    // A restore waits on the broker at each partition's end: short fetch
+    // waits (a --kafka-property still overrides this).
+    settings.properties.insert(settings.properties.begin(), {"fetch.wait.max.ms", "50"});
+    auto r = kafka::make_partition_reader(settings);
+    if (!r) return std::move(r).err();
+    changelog_reader_ = std::move(*r);
+  }
+  return changelog_reader_.get();
+}
+
+core::result<std::vector<bool>> worker::restore_from_changelog(
+    const std::vector<std::int32_t>& partitions) {
+  auto reader = changelog_reader();
+  if (!reader) return std::move(reader).err();
+  const auto started = std::chrono::steady_clock::now();
+  auto restored = runtime::restore_from_changelog(topology_, db_, **reader, partitions,
+                                                  changelog_restored_);
+  if (!restored) return std::move(restored).err();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::vector<bool> found;
+  for (std::size_t i = 0; i < partitions.size(); ++i) {
+    const auto& r = (*restored)[i];
+    found.push_back(r.found);
+    if (!r.found) continue;
+    restore_seconds_->observe(seconds);
+    core::log::info("state restored from the changelog",
+                    {{"worker", name_},
+                     {"partition", std::to_string(partitions[i])},
+                     {"records", std::to_string(r.records)},
+                     {"next_offset", r.progress ? std::to_string(r.progress->next_offset) : "none"},
+                     {"seconds", std::to_string(seconds)}});
+  }
+  return found;
+}
+
 std::vector<kafka::partition_offset> worker::on_assigned(
     const std::vector<kafka::topic_partition>& tps) {
   std::vector<kafka::partition_offset> starts;
   // The group's committed offsets say which outputs are already written
   // (exactly_once: committed in a transaction; at_least_once: flushed before
   // the offsets were committed). Local state that trails them (a partition
-  // that moved from another process, a lost state directory) is caught up
-  // by replaying its input with outputs dropped.
+  // that moved from another process, a lost state directory) is restored
+  // from the changelogs; what they do not cover (nothing, normally) is
+  // caught up by replaying the input with outputs dropped.
   auto c = consumer_->committed(tps);
   if (!c) {
     if (deferred_.ok()) deferred_ = std::move(c).err();
     return starts;
   }
   const std::vector<kafka::partition_offset> committed = std::move(*c);
+  auto group_offset = [&](const kafka::topic_partition& tp) {
+    std::int64_t group = kafka::use_committed;
+    for (const auto& o : committed) {
+      if (o.tp == tp) group = o.offset;
+    }
+    return group;
+  };
+  // Partitions whose local state trails the group's offsets are restored
+  // from the changelogs first, all together.
+  std::vector<std::int32_t> trailing;
+  std::set<std::int32_t> restored_partitions;
+  if (!changelogs_.empty()) {
+    for (const auto& tp : tps) {
+      auto pr = db_.read_progress(
+          {topology_.spec.name, topology_.spec.source.topics.front(), tp.partition});
+      if (!pr) {
+        if (deferred_.ok()) deferred_ = std::move(pr).err();
+        return starts;
+      }
+      const std::int64_t group = group_offset(tp);
+      if (group >= 0 && (!*pr || (*pr)->next_offset < group)) trailing.push_back(tp.partition);
+    }
+  }
+  if (!trailing.empty()) {
+    restoring_.fetch_add(static_cast<int>(trailing.size()), std::memory_order_relaxed);
+    restoring_gauge_->add(static_cast<double>(trailing.size()));
+    auto found = restore_from_changelog(trailing);
+    restoring_.fetch_sub(static_cast<int>(trailing.size()), std::memory_order_relaxed);
+    restoring_gauge_->add(-static_cast<double>(trailing.size()));
+    if (!found) {
+      if (deferred_.ok()) deferred_ = std::move(found).err();
+      return starts;
+    }
+    for (std::size_t i = 0; i < trailing.size(); ++i) {
+      if ((*found)[i]) restored_partitions.insert(trailing[i]);
+    }
+  }
   for (const auto& tp : tps) {
     auto t = std::make_unique<task>(topology_, tp.partition, db_, *sink_, *errors_, clock_);
     auto start = t->restore();
@@ -237,9 +366,19 @@ std::vector<kafka::partition_offset> worker::on_assigned(
       if (deferred_.ok()) deferred_ = std::move(start).err();
       continue;
     }
-    std::int64_t group = kafka::use_committed;
-    for (const auto& o : committed) {
-      if (o.tp == tp) group = o.offset;
+    const std::int64_t group = group_offset(tp);
+    const bool restored = restored_partitions.count(tp.partition) > 0;
+    if (!restored && *start && !changelogs_.empty()) {
+      // Local state the changelog does not hold (from before changelogs):
+      // logged in full at the next checkpoint.
+      auto reader = changelog_reader();
+      auto empty = reader ? changelog_empty(topology_, **reader, tp.partition)
+                          : core::result<bool>(std::move(reader).err());
+      if (!empty) {
+        if (deferred_.ok()) deferred_ = std::move(empty).err();
+        continue;
+      }
+      if (*empty) seed_.insert(tp.partition);
     }
     if (group >= 0 && (!*start || **start < group)) {
       // From the local checkpoint, or with no local state from the start.
@@ -272,6 +411,7 @@ void worker::on_revoked(const std::vector<kafka::topic_partition>& tps, bool los
   }
   rebalances_->inc();
   for (const auto& tp : tps) {
+    seed_.erase(tp.partition);
     if (auto it = tasks_.find(tp.partition);
         it != tasks_.end() && it->second->replaying(it->second->next_offset())) {
       restore_done(tp.partition);

@@ -5,10 +5,12 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
 #include "weir/kafka/client.h"
+#include "weir/runtime/changelog.h"
 #include "weir/runtime/task.h"
 #include "weir/runtime/topology.h"
 #include "weir/state/database.h"
@@ -52,6 +54,15 @@ class worker {
   void on_statistics(const std::string& json);
   bool exactly_once() const noexcept;
   void restore_done(std::int32_t partition);
+  // Adds a task's checkpoint to `batch` and produces its changes and
+  // progress to the changelog partitions.
+  core::status checkpoint_task(task& t, state::write_batch& batch);
+  // Replaces the trailing local state of `partitions` with the changelogs'
+  // (where they hold any: true); tasks made afterwards start from the
+  // restored progress.
+  core::result<std::vector<bool>> restore_from_changelog(
+      const std::vector<std::int32_t>& partitions);
+  core::result<kafka::partition_reader*> changelog_reader();
   void update_watermark_lag();
 
   const topology& topology_;
@@ -74,6 +85,13 @@ class worker {
   metrics::gauge* restoring_gauge_ = nullptr;
   metrics::histogram* restore_seconds_ = nullptr;
   std::map<std::int32_t, std::chrono::steady_clock::time_point> restore_started_;
+  // Changelog topics of the stateful steps; the reader restores from them.
+  std::vector<changelog> changelogs_;
+  std::unique_ptr<kafka::partition_reader> changelog_reader_;
+  // Partitions whose changelog was empty while local state exists (state
+  // from before changelogs): their next checkpoint logs the whole state.
+  std::set<std::int32_t> seed_;
+  metrics::counter* changelog_restored_ = nullptr;
   metrics::counter* transactions_committed_ = nullptr;  // exactly_once only
   metrics::counter* transactions_aborted_ = nullptr;
   std::atomic<int> restoring_{0};

@@ -1,0 +1,184 @@
+#include "weir/runtime/changelog.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "weir/core/log.h"
+#include "weir/state/changelog.h"
+
+namespace weir::runtime {
+
+namespace {
+constexpr std::chrono::seconds metadata_timeout{30};
+// A restore that reads nothing and reaches no end for this long has stalled.
+constexpr std::chrono::seconds stall_timeout{120};
+}  // namespace
+
+std::vector<changelog> changelogs(const topology& t) {
+  std::vector<changelog> out;
+  for (const auto& st : t.steps) {
+    if (!st->stateful()) continue;
+    std::string store = t.spec.name + "." + st->name();
+    out.push_back({store, state::changelog_topic(store)});
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> changelog_topic_config() {
+  return {{"cleanup.policy", "compact"},
+          // Recent records stay uncompacted for an hour, and segments roll
+          // at 64 MiB or daily, so compaction keeps a changelog near the
+          // size of the live state.
+          {"min.compaction.lag.ms", "3600000"},
+          {"segment.bytes", "67108864"},
+          {"segment.ms", "86400000"}};
+}
+
+core::status ensure_changelog_topics(const topology& t, const kafka::client_settings& s,
+                                     int partitions) {
+  std::vector<kafka::topic_spec> topics;
+  for (const auto& c : changelogs(t)) topics.push_back({c.topic, partitions, changelog_topic_config()});
+  return kafka::ensure_topics(s, topics, metadata_timeout);
+}
+
+core::result<bool> changelog_empty(const topology& t, kafka::partition_reader& reader,
+                                   std::int32_t partition) {
+  std::vector<kafka::topic_partition> tps;
+  for (const auto& c : changelogs(t)) tps.push_back({c.topic, partition});
+  if (tps.empty()) return true;
+  auto b = reader.bounds(tps, metadata_timeout);
+  if (!b) return std::move(b).err();
+  return std::all_of(b->begin(), b->end(), [](const auto& x) { return x.high <= x.low; });
+}
+
+core::result<std::vector<changelog_restore>> restore_from_changelog(
+    const topology& t, state::database& db, kafka::partition_reader& reader,
+    const std::vector<std::int32_t>& partitions, metrics::counter* restored) {
+  std::vector<changelog_restore> out(partitions.size());
+  const auto logs = changelogs(t);
+  if (logs.empty() || partitions.empty()) return out;
+  std::vector<kafka::topic_partition> tps;
+  for (auto p : partitions) {
+    for (const auto& c : logs) tps.push_back({c.topic, p});
+  }
+  auto b = reader.bounds(tps, metadata_timeout);
+  if (!b) return std::move(b).err();
+  const auto& bounds = *b;  // bounds[i * logs.size() + j]: partition i, changelog j
+
+  std::vector<state::store*> stores;
+  for (const auto& c : logs) {
+    auto s = db.open_store(c.store);
+    if (!s) return std::move(s).err();
+    stores.push_back(*s);
+  }
+  // One applier per changelog partition holding records.
+  struct reading {
+    std::size_t partition_index;
+    std::size_t log_index;
+    kafka::partition_reader::partition_bounds bound;
+    std::unique_ptr<state::changelog_applier> applier;
+    bool done = false;
+  };
+  std::vector<reading> reads;
+  std::vector<kafka::partition_offset> starts;
+  for (std::size_t i = 0; i < partitions.size(); ++i) {
+    for (std::size_t j = 0; j < logs.size(); ++j) {
+      const auto& bound = bounds[i * logs.size() + j];
+      if (bound.high > bound.low) out[i].found = true;
+    }
+    if (!out[i].found) continue;
+    const std::string prefix = state::partition_prefix(partitions[i]);
+    for (auto* s : stores) {
+      if (auto st = db.drop_partition(*s, prefix); !st) return st.err();
+    }
+    for (std::size_t j = 0; j < logs.size(); ++j) {
+      const auto& bound = bounds[i * logs.size() + j];
+      if (bound.high <= bound.low) continue;
+      reads.push_back({i, j, bound, std::make_unique<state::changelog_applier>(db, *stores[j])});
+      starts.push_back({bound.tp, kafka::from_beginning});
+    }
+  }
+  if (!reads.empty()) {
+    if (auto st = reader.assign(starts); !st) return st.err();
+    auto find = [&](std::string_view topic, std::int32_t partition) -> reading* {
+      for (auto& r : reads) {
+        if (r.bound.tp.partition == partition && r.bound.tp.topic == topic) return &r;
+      }
+      return nullptr;
+    };
+    std::size_t left = reads.size();
+    auto last_read = std::chrono::steady_clock::now();
+    while (left > 0) {
+      auto item = reader.poll(std::chrono::milliseconds(200));
+      if (!item) return std::move(item).err();
+      reading* r = nullptr;
+      if (item->record) {
+        const auto& v = item->record->view();
+        r = find(v.topic, v.partition);
+        if (!r || r->done) continue;
+        if (auto st = r->applier->add(v.key.value_or(std::string_view()), v.value); !st) {
+          return core::error{st.err().code, std::string(v.topic) + "/" +
+                                                std::to_string(v.partition) + "@" +
+                                                std::to_string(v.offset) + ": " +
+                                                st.err().message};
+        }
+        if (restored) restored->inc();
+        last_read = std::chrono::steady_clock::now();
+        // The end offset may be a transaction marker: the end of partition
+        // ends the read then.
+        if (v.offset + 1 < r->bound.high) continue;
+      } else if (item->end_of_partition) {
+        r = find(item->end_of_partition->topic, item->end_of_partition->partition);
+        if (!r || r->done) continue;
+      } else {
+        if (std::chrono::steady_clock::now() - last_read > stall_timeout) {
+          return core::error{core::errc::kafka,
+                             "restoring from changelogs: no record and no end of partition for " +
+                                 std::to_string(stall_timeout.count()) + " s"};
+        }
+        continue;
+      }
+      r->done = true;
+      --left;
+    }
+  }
+  // Per partition: the lowest progress of its changelogs (they are equal but
+  // after a crash during an at_least_once flush).
+  std::vector<std::optional<state::progress>> lowest(partitions.size());
+  std::vector<bool> differ(partitions.size(), false);
+  for (auto& r : reads) {
+    auto dropped = r.applier->finish();
+    if (!dropped) return std::move(dropped).err();
+    if (*dropped > 0) {
+      core::log::warn("changelog records after the last progress record ignored",
+                      {{"topic", r.bound.tp.topic},
+                       {"partition", std::to_string(r.bound.tp.partition)},
+                       {"records", std::to_string(*dropped)}});
+    }
+    out[r.partition_index].records += r.applier->records();
+    auto& low = lowest[r.partition_index];
+    if (const auto& pr = r.applier->last_progress()) {
+      if (low && low->next_offset != pr->next_offset) differ[r.partition_index] = true;
+      if (!low || pr->next_offset < low->next_offset) low = *pr;
+    }
+  }
+  for (std::size_t i = 0; i < partitions.size(); ++i) {
+    if (!out[i].found) continue;
+    if (differ[i]) {
+      core::log::warn(
+          "changelogs of one partition end at different offsets; resuming from the lowest",
+          {{"partition", std::to_string(partitions[i])}});
+    }
+    // The progress goes last: a restore interrupted before it trails the
+    // group's offsets again and starts over. Without one, the partition's
+    // state is empty and its input is read from the beginning.
+    out[i].progress = lowest[i];
+    state::write_batch batch;
+    batch.put_progress({t.spec.name, t.spec.source.topics.front(), partitions[i]},
+                       lowest[i].value_or(state::progress{0, core::min_time}));
+    if (auto st = db.write(batch); !st) return st.err();
+  }
+  return out;
+}
+
+}  // namespace weir::runtime
