@@ -23,6 +23,8 @@ def test_explain_shows_steps_keys_state_and_time_policy(weir_bin):
         "      emit:      final (one result per window)",
         "      state:     card-velocity.velocity (RocksDB column family, keys by partition)",
         "  sink: topic card-alerts, key card_id",
+        "    card-velocity.velocity.changelog: changelog of card-velocity.velocity, compacted, "
+        "one partition per partition of payments",
     ]:
         assert line + "\n" in text, f"missing {line!r} in:\n{text}"
 

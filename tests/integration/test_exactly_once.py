@@ -54,9 +54,9 @@ def test_exactly_once_under_repeated_kill9(tmp_path, bootstrap, weir):
         f"{len(records) - len(want)} results were seen more than once by a read_committed reader")
 
 
-def test_exactly_once_restores_a_lost_state_dir_by_replay(tmp_path, bootstrap, weir):
+def test_exactly_once_restores_a_lost_state_dir(tmp_path, bootstrap, weir):
     """Local state trailing the committed offsets (here: lost entirely) is
-    rebuilt from the input without writing any result twice."""
+    restored from the changelog without writing any result twice."""
     path, source, sink, topics = eos_pipeline(tmp_path, commit="100ms")
     create_topics(bootstrap, topics)
     parts = random_partitions(seed=29, per_partition=1500)
@@ -73,6 +73,6 @@ def test_exactly_once_restores_a_lost_state_dir_by_replay(tmp_path, bootstrap, w
     produce_partitions(bootstrap, source, second)
     records = consume_all(bootstrap, sink, min_count=len(want), timeout=120, idle=4)
     assert w.stop() == 0, w.log_text()
-    assert "replaying to rebuild state" in w.log_text()
+    assert "state restored from the changelog" in w.log_text()
     assert_same(as_results(records), want)
     assert len(records) == len(want)

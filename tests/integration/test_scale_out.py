@@ -190,8 +190,8 @@ def test_partitions_move_between_processes_without_loss(guarantee, tmp_path, boo
     assert killed_held and stopped_held, (before, killed_held, stopped_held)
     moved = (killed_held | stopped_held) & (after["w2"] | after["w3"])
     assert moved, (before, after)
-    # ...where their state was rebuilt from the input, its outputs dropped.
-    assert re.search(r"replaying to rebuild state .*until=[1-9]", logs), logs
+    # ...where their state was restored from the changelogs.
+    assert re.search(r"state restored from the changelog .*records=[1-9]", logs), logs
 
     problems = differences(records, want, exactly_once)
     assert not problems, "\n".join(
