@@ -8,6 +8,7 @@ changelogs and its results are exactly those of a single uninterrupted run
 import ctypes
 import json
 import random
+import re
 import shutil
 import subprocess
 import time
@@ -15,7 +16,8 @@ import time
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from conftest import consume_all, create_topics, produce, unique
+from conftest import consume_all, create_topics, http_get, produce, unique
+from test_accounting import metric
 
 PARTITIONS = 3
 SIZE = 10_000
@@ -220,11 +222,19 @@ def test_state_is_restored_from_changelogs_when_input_is_gone(tmp_path, bootstra
     delete_records(bootstrap, source, offsets)
 
     send(bootstrap, source, second)
-    w = weir(path, state_dir=tmp_path / "b")
+    w = weir(path, state_dir=tmp_path / "b", metrics_listen="127.0.0.1:0")
     records = consume_all(bootstrap, sink, min_count=len(want), timeout=120, idle=4)
     log = w.log_text()
+    port = re.search(r"serving metrics .*port=(\d+)", log).group(1)
+    ready, _ = http_get(f"http://127.0.0.1:{port}/readyz")
+    status, body = http_get(f"http://127.0.0.1:{port}/metrics")
     assert w.stop() == 0, log
     assert "state restored from the changelog" in log, log
+    assert ready == 200 and status == 200
+    # Restored from the changelogs alone: no input was replayed.
+    assert metric(body, "weir_changelog_records_restored_total", pipeline=name) > 0, body
+    assert metric(body, "weir_restore_records_total", pipeline=name) == 0, body
+    assert metric(body, "weir_restoring_partitions", pipeline=name) == 0, body
     got = results(records)
     missing = sorted(set(want) - set(got))
     extra = sorted(set(got) - set(want))
