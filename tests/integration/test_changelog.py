@@ -275,3 +275,50 @@ def test_a_changelog_with_the_wrong_partition_count_stops_the_start(tmp_path, bo
                          capture_output=True, text=True, timeout=90)
     assert out.returncode == 1
     assert f"topic {name}.totals.changelog has 1 partitions, weir needs 3" in out.stderr, out.stderr
+
+
+def test_local_state_the_changelog_lacks_is_logged_in_full(tmp_path, bootstrap, weir):
+    """State from before changelogs (here: changelog topics deleted while the
+    state directory kept its state) is logged in full at the next start, so
+    a later restore from the changelogs alone is exact."""
+    path, name, source, sink = make_pipeline(tmp_path, bootstrap)
+    parts = generate(seed=8, per_partition=600)
+    thirds = [{p: v[i * len(v) // 3:(i + 1) * len(v) // 3] for p, v in parts.items()}
+              for i in range(3)]
+    thirds[2] = {p: v + [closer(p, v[-1]["ts"] + 60_000)] for p, v in thirds[2].items()}
+    want = model({p: thirds[0][p] + thirds[1][p] + thirds[2][p] for p in parts})
+    state = tmp_path / "a"
+
+    send(bootstrap, source, thirds[0])
+    w = weir(path, state_dir=state)
+    wait_committed(bootstrap, name, source, {p: len(v) for p, v in thirds[0].items()})
+    assert w.stop() == 0, w.log_text()
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    logs = [f"{name}.once.changelog", f"{name}.totals.changelog"]
+    for f in admin.delete_topics(logs).values():
+        f.result(30)
+    deadline = time.time() + 60
+    while any(t in admin.list_topics(timeout=10).topics for t in logs):
+        assert time.time() < deadline, "changelog topics not deleted"
+        time.sleep(0.5)
+
+    # Same state directory: its state is current and logged in full.
+    send(bootstrap, source, thirds[1])
+    w = weir(path, state_dir=state)
+    offsets = wait_committed(bootstrap, name, source,
+                             {p: len(thirds[0][p]) + len(thirds[1][p]) for p in parts})
+    assert w.stop() == 0, w.log_text()
+    assert "state logged to the changelog in full" in w.log_text()
+
+    shutil.rmtree(state)
+    delete_records(bootstrap, source, offsets)
+    send(bootstrap, source, thirds[2])
+    w = weir(path, state_dir=tmp_path / "b")
+    records = consume_all(bootstrap, sink, min_count=len(want), timeout=120, idle=4)
+    assert w.stop() == 0, w.log_text()
+    got = results(records)
+    missing = sorted(set(want) - set(got))
+    extra = sorted(set(got) - set(want))
+    wrong = [(k, got[k], want[k]) for k in want if k in got and got[k] != want[k]]
+    assert not missing and not extra and not wrong, (
+        f"missing {missing[:5]}, extra {extra[:5]}, wrong (got, want) {wrong[:5]}")
