@@ -141,6 +141,8 @@ core::result<std::vector<changelog_restore>> restore_from_changelog(
       r->done = true;
       --left;
     }
+    // Nothing more is fetched (or held in the reader's queue) until the next restore.
+    if (auto st = reader.assign({}); !st) return st.err();
   }
   // Per partition: the lowest progress of its changelogs (they are equal but
   // after a crash during an at_least_once flush).
