@@ -5,10 +5,8 @@
 #include <utility>
 
 #include "ops/compile.h"
-#include "ops/partitioning.h"
 #include "ops/steps.h"
 #include "weir/core/json.h"
-#include "weir/expr/fields.h"
 
 namespace weir::ops {
 namespace {
@@ -145,17 +143,10 @@ std::unique_ptr<step> build_dedupe(const config::step_spec& spec, const build_co
   std::optional<core::millis> within;
   if (const config::node* k = r.required("key")) {
     key = compile_expression(*k, diag, "dedupe.key", ctx.tables);
-    // Duplicates are only found within one partition. `$key` is covered by
-    // Kafka's partitioner, which sends equal record keys to one partition.
-    if (key) {
-      auto reads = expr::reads_of(k->scalar);
-      if (reads && !reads->only_record_key) {
-        std::vector<std::string> fields;
-        if (auto path = key->path_name()) fields.push_back(*path);
-        for (const auto& f : reads->fields) fields.push_back(f.name);
-        check_covered_by_partitioning(ctx, k->at, "dedupe.key", "one key's records", fields, diag);
-      }
-    }
+    // Duplicates are found within one partition, and no coverage by
+    // source.partitioned_by is required: a key is often determined by a
+    // promised field that it does not contain (a payment id belongs to one
+    // card), and retries of one producer share a record key and partition.
   }
   if (const config::node* w = r.required("within")) {
     within = config::read_duration(*w, diag, "dedupe.within");

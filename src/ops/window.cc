@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "ops/compile.h"
+#include "ops/partitioning.h"
 #include "ops/steps.h"
 #include "ops/window_sweep.h"
 #include "weir/core/json.h"
@@ -1320,17 +1321,9 @@ std::unique_ptr<step> build_window(const config::step_spec& spec, const build_co
   r.finish();
 
   // Until grouping can repartition, a group must live in one partition.
-  const auto& promised = ctx.pipeline.source.partitioned_by;
-  bool covered =
-      !promised.empty() && std::all_of(promised.begin(), promised.end(), [&](const auto& p) {
-        return std::find(s.group_names.begin(), s.group_names.end(), p) != s.group_names.end();
-      });
-  if (group_node && !covered && ctx.source_partitions.value_or(2) > 1) {
-    diag.error(group_node->at,
-               "group_by is not covered by source.partitioned_by, so one group's records may be "
-               "spread over several partitions; weir cannot repartition yet. Declare "
-               "source.partitioned_by with fields that are all in group_by (a promise that equal "
-               "values share a partition), or read a single-partition topic");
+  if (group_node) {
+    check_covered_by_partitioning(ctx, group_node->at, "group_by", "one group's records",
+                                  s.group_names, diag);
   }
 
   if (diag.list().size() != problems_before) return nullptr;
