@@ -189,6 +189,12 @@ core::result<core::millis> task::event_time(const core::value& v,
 void task::process(const core::record_view& r) {
   next_offset_ = r.offset + 1;
   current_ = &r;
+  // Cleared on every return: a record skipped as bad must not stay current
+  // for what ticks and watermarks emit after it is gone.
+  struct clear_current {
+    const core::record_view*& current;
+    ~clear_current() { current = nullptr; }
+  } clear{current_};
   topology_.probe.consumed->inc();
   topology_.probe.consumed_bytes->inc(r.value ? r.value->size() : 0);
   if (!r.value) {
@@ -220,7 +226,6 @@ void task::process(const core::record_view& r) {
   e.time = *t;
   e.source = &r;
   links_[0]->emit(std::move(e));
-  current_ = nullptr;
 }
 
 void task::advance_watermark_to(core::millis wm) {
