@@ -98,6 +98,9 @@ void worker::run(const std::atomic<bool>& stop) {
   auto st = loop(stop);
   // Tasks go before the clients: their views point into consumed messages.
   tasks_.clear();
+  // Closed before it is reset: closing serves the rebalance callbacks still
+  // queued, an assignment among them, and they use consumer_.
+  close_consumer();
   consumer_.reset();
   changelog_reader_.reset();
   producer_.reset();
@@ -171,9 +174,14 @@ core::status worker::loop(const std::atomic<bool>& stop) {
   // Shutdown is bounded: outputs the broker does not take within the limit
   // are not checkpointed, and a restart processes their records again.
   if (auto st = checkpoint(std::chrono::seconds(30)); !st) return st;
-  consumer_->close();  // revokes what is left, after the checkpoint above
+  close_consumer();  // revokes what is left, after the checkpoint above
   if (!deferred_.ok()) return std::exchange(deferred_, {});
   return {};
+}
+
+void worker::close_consumer() {
+  closing_ = true;
+  if (consumer_) consumer_->close();
 }
 
 core::status worker::checkpoint(std::optional<std::chrono::milliseconds> flush_limit) {
@@ -310,6 +318,9 @@ core::result<std::vector<bool>> worker::restore_from_changelog(
 std::vector<kafka::partition_offset> worker::on_assigned(
     const std::vector<kafka::topic_partition>& tps) {
   std::vector<kafka::partition_offset> starts;
+  // An assignment served while the consumer closes is given back at once:
+  // no state is restored and no task made for it.
+  if (closing_) return starts;
   // The group's committed offsets say which outputs are already written
   // (exactly_once: committed in a transaction; at_least_once: flushed before
   // the offsets were committed). Local state that trails them (a partition

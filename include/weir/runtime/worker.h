@@ -51,6 +51,8 @@ class worker {
   void on_revoked(const std::vector<kafka::topic_partition>& tps, bool lost);
   // Flushes outputs, writes every task's checkpoint in one batch, commits offsets.
   core::status checkpoint(std::optional<std::chrono::milliseconds> flush_limit = std::nullopt);
+  // Leaves the group; the rebalance callbacks it serves take no partitions.
+  void close_consumer();
   void on_statistics(const std::string& json);
   bool exactly_once() const noexcept;
   void restore_done(std::int32_t partition);
@@ -76,6 +78,7 @@ class worker {
   time::system_clock clock_;
   std::map<std::int32_t, std::unique_ptr<task>> tasks_;
   core::status deferred_;  // an error raised inside a rebalance callback
+  bool closing_ = false;   // the consumer is closing (close_consumer)
   // Probes of this worker (registered once; shared names across workers).
   metrics::gauge* assigned_ = nullptr;
   metrics::counter* rebalances_ = nullptr;
