@@ -103,16 +103,18 @@ int explain(const std::string& file) {
   } else {
     out += "  internal topics (created by weir run when missing):\n";
     for (const auto& c : logs) {
-      out += "    " + c.topic + ": changelog of " + c.store + ", compacted, one partition per "
-             "partition of " + s.source.topics.front() + "\n";
+      out += "    " + c.topic + ": changelog of " + c.store +
+             ", compacted, one partition per "
+             "partition of " +
+             s.source.topics.front() + "\n";
     }
   }
   if (s.processing.delivery == config::guarantee::exactly_once) {
-    out += "  delivery: exactly_once; every " +
-           core::format_duration(s.processing.commit_interval) +
-           ": one Kafka transaction with the outputs, changelog records and input offsets, then the "
-           "local state batch; local state behind the group's offsets is restored from the "
-           "changelogs\n";
+    out +=
+        "  delivery: exactly_once; every " + core::format_duration(s.processing.commit_interval) +
+        ": one Kafka transaction with the outputs, changelog records and input offsets, then the "
+        "local state batch; local state behind the group's offsets is restored from the "
+        "changelogs\n";
   } else {
     out += "  delivery: at_least_once; checkpoint every " +
            core::format_duration(s.processing.commit_interval) +

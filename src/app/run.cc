@@ -150,9 +150,9 @@ int run(const std::vector<std::string>& files, const worker_options& options) {
   registry.add_callback_gauge("weir_state_memtable_bytes",
                               "Bytes in RocksDB's memtables (all stores, not yet flushed)", {},
                               [db] { return static_cast<double>(db->memory().memtable_bytes); });
-  registry.add_callback_gauge(
-      "weir_state_keys", "Estimated keys in the state (all stores, checkpointed state)", {},
-      [db] { return static_cast<double>(db->size().keys); });
+  registry.add_callback_gauge("weir_state_keys",
+                              "Estimated keys in the state (all stores, checkpointed state)", {},
+                              [db] { return static_cast<double>(db->size().keys); });
   registry.add_callback_gauge("weir_state_live_bytes",
                               "Estimated bytes of live state data (all stores)", {},
                               [db] { return static_cast<double>(db->size().live_bytes); });

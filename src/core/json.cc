@@ -52,9 +52,7 @@ class value_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, val
     return put(value{d});
   }
   const std::string& bad_number() const noexcept { return bad_number_; }
-  bool String(const char* s, rapidjson::SizeType n, bool) {
-    return put(value{std::string(s, n)});
-  }
+  bool String(const char* s, rapidjson::SizeType n, bool) { return put(value{std::string(s, n)}); }
   bool StartObject() {
     stack_.push_back(frame{false, members_.size(), 0});
     return true;

@@ -2,12 +2,12 @@
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
-#include <map>
-#include <thread>
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string_view>
+#include <thread>
 
 #include "weir/core/log.h"
 
@@ -371,8 +371,9 @@ class rdkafka_partition_reader final : public partition_reader {
       auto e = c_->query_watermark_offsets(tp.topic, tp.partition, &low, &high,
                                            static_cast<int>(timeout.count()));
       if (e != RdKafka::ERR_NO_ERROR) {
-        return kafka_error("reading the offsets of " + tp.topic + "/" + std::to_string(tp.partition),
-                           RdKafka::err2str(e));
+        return kafka_error(
+            "reading the offsets of " + tp.topic + "/" + std::to_string(tp.partition),
+            RdKafka::err2str(e));
       }
       out.push_back({tp, low, high});
     }
@@ -437,11 +438,10 @@ class rdkafka_producer final : public producer {
     if (s.transactional_id) {
       // 60 s unless --kafka-property sets it, like every other default here.
       const bool timeout_given =
-          std::any_of(s.properties.begin(), s.properties.end(),
-                      [](const auto& p) {
-                        return scoped_key(p.first, client_role::producer) ==
-                               std::optional<std::string_view>("transaction.timeout.ms");
-                      });
+          std::any_of(s.properties.begin(), s.properties.end(), [](const auto& p) {
+            return scoped_key(p.first, client_role::producer) ==
+                   std::optional<std::string_view>("transaction.timeout.ms");
+          });
       if ((*conf)->set("transactional.id", *s.transactional_id, err) != RdKafka::Conf::CONF_OK ||
           (!timeout_given &&
            (*conf)->set("transaction.timeout.ms", "60000", err) != RdKafka::Conf::CONF_OK)) {
@@ -626,8 +626,7 @@ namespace {
 
 // Partition counts of every topic in the cluster (a metadata request for all
 // topics, which never auto-creates one).
-core::result<std::map<std::string, int>> all_topics(RdKafka::Producer& p,
-                                                    const client_settings& s,
+core::result<std::map<std::string, int>> all_topics(RdKafka::Producer& p, const client_settings& s,
                                                     std::chrono::milliseconds timeout) {
   RdKafka::Metadata* md = nullptr;
   auto e = p.metadata(true, nullptr, &md, static_cast<int>(timeout.count()));
@@ -674,7 +673,8 @@ core::status ensure_topics(const client_settings& s, const std::vector<topic_spe
                          "topic " + t.name + " has " + std::to_string(it->second) +
                              " partitions, weir needs " + std::to_string(t.partitions) +
                              " (one per partition of the source topic): delete it, or recreate "
-                             "it as " + describe(t)};
+                             "it as " +
+                             describe(t)};
     }
   }
   if (!missing.empty()) {
@@ -716,8 +716,9 @@ core::status ensure_topics(const client_settings& s, const std::vector<topic_spe
         denied = denied || code == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED ||
                  code == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
         const char* msg = rd_kafka_topic_result_error_string(results[i]);
-        problem += std::string(problem.empty() ? "" : "; ") + rd_kafka_topic_result_name(results[i]) +
-                   ": " + (msg ? msg : rd_kafka_err2str(code));
+        problem += std::string(problem.empty() ? "" : "; ") +
+                   rd_kafka_topic_result_name(results[i]) + ": " +
+                   (msg ? msg : rd_kafka_err2str(code));
       }
     }
     if (ev) rd_kafka_event_destroy(ev);
@@ -727,10 +728,9 @@ core::status ensure_topics(const client_settings& s, const std::vector<topic_spe
     if (!problem.empty()) {
       std::string list;
       for (const auto* t : missing) list += (list.empty() ? "" : "; ") + describe(*t);
-      return core::error{core::errc::kafka,
-                         std::string(denied ? "not allowed to create topics"
-                                            : "cannot create topics") +
-                             " (" + problem + "); create them by hand: " + list};
+      return core::error{core::errc::kafka, std::string(denied ? "not allowed to create topics"
+                                                               : "cannot create topics") +
+                                                " (" + problem + "); create them by hand: " + list};
     }
     core::log::info("created internal topics", {{"count", std::to_string(missing.size())}});
   }
@@ -748,10 +748,9 @@ core::status ensure_topics(const client_settings& s, const std::vector<topic_spe
         break;
       }
       if (it->second != t.partitions) {
-        return core::error{core::errc::kafka, "topic " + t.name + " has " +
-                                                  std::to_string(it->second) +
-                                                  " partitions, weir needs " +
-                                                  std::to_string(t.partitions)};
+        return core::error{core::errc::kafka,
+                           "topic " + t.name + " has " + std::to_string(it->second) +
+                               " partitions, weir needs " + std::to_string(t.partitions)};
       }
     }
     if (waiting.empty()) return {};

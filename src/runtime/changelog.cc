@@ -37,7 +37,8 @@ std::vector<std::pair<std::string, std::string>> changelog_topic_config() {
 core::status ensure_changelog_topics(const topology& t, const kafka::client_settings& s,
                                      int partitions) {
   std::vector<kafka::topic_spec> topics;
-  for (const auto& c : changelogs(t)) topics.push_back({c.topic, partitions, changelog_topic_config()});
+  for (const auto& c : changelogs(t))
+    topics.push_back({c.topic, partitions, changelog_topic_config()});
   return kafka::ensure_topics(s, topics, metadata_timeout);
 }
 
@@ -119,8 +120,7 @@ core::result<std::vector<changelog_restore>> restore_from_changelog(
         if (auto st = r->applier->add(v.key.value_or(std::string_view()), v.value); !st) {
           return core::error{st.err().code, std::string(v.topic) + "/" +
                                                 std::to_string(v.partition) + "@" +
-                                                std::to_string(v.offset) + ": " +
-                                                st.err().message};
+                                                std::to_string(v.offset) + ": " + st.err().message};
         }
         if (restored) restored->inc();
         last_read = std::chrono::steady_clock::now();

@@ -58,17 +58,18 @@ worker::worker(const topology& t, const kafka::client_settings& kafka, state::da
   replayed_ = &reg.add_counter(
       "weir_restore_records_total",
       "Input records replayed to rebuild state whose outputs were already committed.", p);
-  restoring_gauge_ = &reg.add_gauge("weir_restoring_partitions",
-                                    "Partitions whose state is being restored (from the changelogs or by replay).", p);
+  restoring_gauge_ = &reg.add_gauge(
+      "weir_restoring_partitions",
+      "Partitions whose state is being restored (from the changelogs or by replay).", p);
   restore_seconds_ = &reg.add_histogram(
       "weir_restore_duration_seconds",
       "Time to restore a partition's state: reading its changelogs, or from its assignment to "
       "its last replayed record.",
       p, {0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600});
   changelogs_ = changelogs(t);
-  changelog_restored_ = &reg.add_counter(
-      "weir_changelog_records_restored_total",
-      "Changelog records read to restore the state of assigned partitions.", p);
+  changelog_restored_ =
+      &reg.add_counter("weir_changelog_records_restored_total",
+                       "Changelog records read to restore the state of assigned partitions.", p);
   if (exactly_once()) {
     transactions_committed_ = &reg.add_counter(
         "weir_transactions_committed_total",
@@ -294,8 +295,8 @@ core::result<std::vector<bool>> worker::restore_from_changelog(
   auto reader = changelog_reader();
   if (!reader) return std::move(reader).err();
   const auto started = std::chrono::steady_clock::now();
-  auto restored = runtime::restore_from_changelog(topology_, db_, **reader, partitions,
-                                                  changelog_restored_);
+  auto restored =
+      runtime::restore_from_changelog(topology_, db_, **reader, partitions, changelog_restored_);
   if (!restored) return std::move(restored).err();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

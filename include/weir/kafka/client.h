@@ -159,8 +159,7 @@ class producer {
   // Queues a record for one partition of `topic`; no value makes it a
   // tombstone (deletes the key from a compacted topic).
   virtual core::status produce_to(const std::string& topic, std::int32_t partition,
-                                  std::string_view key,
-                                  std::optional<std::string_view> value) = 0;
+                                  std::string_view key, std::optional<std::string_view> value) = 0;
   // Waits until every queued record is delivered. A broker outage is waited
   // out (records never expire) unless `limit` is given, after which it is an
   // error; a permanent delivery failure (such as a missing topic or a

@@ -11,12 +11,10 @@ namespace {
 // A store's entries of partition 0, without the prefix.
 std::map<std::string, std::string> entries(const store& s) {
   std::map<std::string, std::string> out;
-  REQUIRE(s.scan(partition_prefix(0),
-                 [&](auto k, auto v) {
-                   out[std::string(k.substr(4))] = std::string(v);
-                   return true;
-                 })
-              .ok());
+  REQUIRE(s.scan(partition_prefix(0), [&](auto k, auto v) {
+             out[std::string(k.substr(4))] = std::string(v);
+             return true;
+           }).ok());
   return out;
 }
 
