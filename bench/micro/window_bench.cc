@@ -58,7 +58,7 @@ class window_harness {
         window_yaml + "\nsink: {topic: out}\n";
     h->spec_ = config::load_pipeline_text(pipeline, h->diag_);
     if (h->spec_) {
-      ops::build_context ctx{*h->spec_, 1, h->registry_};
+      ops::build_context ctx{*h->spec_, h->registry_};
       h->step_ = ops::build_step(h->spec_->steps.at(0), ctx, h->diag_);
     }
     auto store = h->db_->open_store("bench.w");

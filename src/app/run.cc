@@ -101,11 +101,11 @@ int run(const std::vector<std::string>& files, const worker_options& options) {
       }
     }
     if (bad) continue;
-    // Changelog topics are weir's own: created when missing, partition for
-    // partition with the source.
+    // Changelog and repartition topics are weir's own: created when
+    // missing, partition for partition with the source.
     if (auto n = topic_partitions(options.kafka, spec.source.topics.front()); n) {
-      if (auto st = runtime::ensure_changelog_topics(*loaded.topology, options.kafka, *n); !st) {
-        core::log::error("changelog topics unavailable",
+      if (auto st = runtime::ensure_internal_topics(*loaded.topology, options.kafka, *n); !st) {
+        core::log::error("internal topics unavailable",
                          {{"file", file}, {"error", st.err().message}});
         bad = true;
         continue;

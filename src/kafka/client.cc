@@ -520,7 +520,8 @@ class rdkafka_producer final : public producer {
             headers->add(h.key, nullptr, 0);
         }
       }
-      auto e = p_->produce(r.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+      auto e = p_->produce(r.topic, r.partition.value_or(RdKafka::Topic::PARTITION_UA),
+                           RdKafka::Producer::RK_MSG_COPY,
                            r.value.data(), r.value.size(), r.key ? r.key->data() : nullptr,
                            r.key ? r.key->size() : 0, r.timestamp_ms, headers, nullptr);
       if (e == RdKafka::ERR_NO_ERROR) return {};
@@ -566,6 +567,47 @@ class rdkafka_producer final : public producer {
   }
 
   void poll() override { p_->poll(0); }
+
+  core::status delete_records(const std::vector<partition_offset>& before,
+                              std::chrono::milliseconds timeout) override {
+    if (before.empty()) return {};
+    rd_kafka_t* rk = p_->c_ptr();
+    rd_kafka_topic_partition_list_t* list =
+        rd_kafka_topic_partition_list_new(static_cast<int>(before.size()));
+    for (const auto& o : before) {
+      rd_kafka_topic_partition_list_add(list, o.tp.topic.c_str(), o.tp.partition)->offset =
+          o.offset;
+    }
+    rd_kafka_DeleteRecords_t* del = rd_kafka_DeleteRecords_new(list);
+    rd_kafka_topic_partition_list_destroy(list);
+    rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DELETERECORDS);
+    char errstr[512];
+    rd_kafka_AdminOptions_set_operation_timeout(opts, static_cast<int>(timeout.count()), errstr,
+                                                sizeof errstr);
+    rd_kafka_DeleteRecords(rk, &del, 1, opts, q);
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(q, static_cast<int>(timeout.count()) + 1000);
+    std::string problem;
+    if (!ev) {
+      problem = "no answer from the broker";
+    } else if (rd_kafka_event_error(ev)) {
+      problem = rd_kafka_event_error_string(ev);
+    } else if (const auto* res = rd_kafka_event_DeleteRecords_result(ev)) {
+      const auto* offsets = rd_kafka_DeleteRecords_result_offsets(res);
+      for (int i = 0; offsets && i < offsets->cnt; ++i) {
+        const auto& e = offsets->elems[i];
+        if (e.err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+        problem += std::string(problem.empty() ? "" : "; ") + e.topic + "/" +
+                   std::to_string(e.partition) + ": " + rd_kafka_err2str(e.err);
+      }
+    }
+    if (ev) rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_DeleteRecords_destroy(del);
+    if (!problem.empty()) return kafka_error("deleting records", problem);
+    return {};
+  }
 
  private:
   event_logger events_;

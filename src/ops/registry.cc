@@ -21,6 +21,10 @@ constexpr step_kind kinds[] = {
 
 }  // namespace
 
+core::result<std::string> step::group_key(const event& /*e*/) const {
+  return core::error{core::errc::internal, "step " + name_ + " has no group key"};
+}
+
 std::unique_ptr<step> build_step(const config::step_spec& spec, const build_context& ctx,
                                  config::diagnostics& diag) {
   for (const auto& k : kinds) {

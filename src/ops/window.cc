@@ -8,7 +8,6 @@
 #include <unordered_set>
 
 #include "ops/compile.h"
-#include "ops/partitioning.h"
 #include "ops/steps.h"
 #include "ops/window_sweep.h"
 #include "weir/core/json.h"
@@ -154,6 +153,12 @@ class window_step final : public step {
   bool stateful() const noexcept override { return true; }
   std::unique_ptr<step_instance> instantiate(const task_context& ctx) const override;
   std::string explain() const override;
+
+  const std::vector<std::string>* group_fields() const override { return &s_.group_names; }
+  core::result<std::string> group_key(const event& e) const override;
+
+  // The group of `e` (its group_by values, in order).
+  core::result<core::value::array_type> group_of(const event& e) const;
 
   const window_settings& settings() const noexcept { return s_; }
   metrics::counter& late_counter() const noexcept { return late_; }
@@ -411,7 +416,7 @@ void window_instance::late(const event& e) {
   ctx_.side->write(std::move(r));
 }
 
-core::status window_instance::process(event&& e, emitter& out) {
+core::result<core::value::array_type> window_step::group_of(const event& e) const {
   expr::scope scope{&e.value, e.source};
   core::value::array_type group;
   group.reserve(s_.group_by.size());
@@ -420,6 +425,33 @@ core::status window_instance::process(event&& e, emitter& out) {
     if (!v) return std::move(v).err();
     group.push_back(std::move(*v));
   }
+  return group;
+}
+
+namespace {
+// The group key as a JSON array, written without copying the group.
+std::string group_json(const core::value::array_type& group) {
+  std::string gj = "[";
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    if (i) gj.push_back(',');
+    core::write_json(group[i], gj);
+  }
+  gj.push_back(']');
+  return gj;
+}
+}  // namespace
+
+core::result<std::string> window_step::group_key(const event& e) const {
+  auto group = group_of(e);
+  if (!group) return std::move(group).err();
+  return group_json(*group);
+}
+
+core::status window_instance::process(event&& e, emitter& out) {
+  expr::scope scope{&e.value, e.source};
+  auto grouped = def_.group_of(e);
+  if (!grouped) return std::move(grouped).err();
+  core::value::array_type& group = *grouped;
   // Evaluate and check everything before touching state, so that an error
   // leaves it as it was.
   args_.resize(s_.aggregates.size());
@@ -434,13 +466,7 @@ core::status window_instance::process(event&& e, emitter& out) {
     if (auto st = a.check(*v); !st) return st;
     args_[i] = std::move(*v);
   }
-  // The group key as a JSON array, written without copying the group.
-  std::string gj = "[";
-  for (std::size_t i = 0; i < group.size(); ++i) {
-    if (i) gj.push_back(',');
-    core::write_json(group[i], gj);
-  }
-  gj.push_back(']');
+  const std::string gj = group_json(group);
   core::status st;
   switch (s_.kind) {
     case window_kind::tumbling:
@@ -1319,12 +1345,6 @@ std::unique_ptr<step> build_window(const config::step_spec& spec, const build_co
     }
   }
   r.finish();
-
-  // Until grouping can repartition, a group must live in one partition.
-  if (group_node) {
-    check_covered_by_partitioning(ctx, group_node->at, "group_by", "one group's records",
-                                  s.group_names, diag);
-  }
 
   if (diag.list().size() != problems_before) return nullptr;
   auto labels = metrics::labels{{"pipeline", ctx.pipeline.name}, {"step", spec.name}};

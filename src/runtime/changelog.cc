@@ -14,14 +14,23 @@ constexpr std::chrono::seconds metadata_timeout{30};
 constexpr std::chrono::seconds stall_timeout{120};
 }  // namespace
 
-std::vector<changelog> changelogs(const topology& t) {
+std::vector<changelog> changelogs(const topology& t, const stage* only) {
   std::vector<changelog> out;
-  for (const auto& st : t.steps) {
+  for (std::size_t i = 0; i < t.steps.size(); ++i) {
+    const auto& st = t.steps[i];
     if (!st->stateful()) continue;
+    if (only && (i < only->first_step || i >= only->end_step)) continue;
     std::string store = t.spec.name + "." + st->name();
     out.push_back({store, state::changelog_topic(store)});
   }
   return out;
+}
+
+std::vector<std::pair<std::string, std::string>> repartition_topic_config() {
+  // Records are deleted once the stage reading them has committed past them
+  // (kafka::delete_records); time-based retention would drop records whose
+  // timestamps (their event times) are old before they are read.
+  return {{"cleanup.policy", "delete"}, {"retention.ms", "-1"}, {"segment.bytes", "67108864"}};
 }
 
 std::vector<std::pair<std::string, std::string>> changelog_topic_config() {
@@ -34,18 +43,21 @@ std::vector<std::pair<std::string, std::string>> changelog_topic_config() {
           {"segment.ms", "86400000"}};
 }
 
-core::status ensure_changelog_topics(const topology& t, const kafka::client_settings& s,
-                                     int partitions) {
+core::status ensure_internal_topics(const topology& t, const kafka::client_settings& s,
+                                    int partitions) {
   std::vector<kafka::topic_spec> topics;
   for (const auto& c : changelogs(t))
     topics.push_back({c.topic, partitions, changelog_topic_config()});
+  for (const auto& st : t.stages) {
+    if (st.output) topics.push_back({*st.output, partitions, repartition_topic_config()});
+  }
   return kafka::ensure_topics(s, topics, metadata_timeout);
 }
 
-core::result<bool> changelog_empty(const topology& t, kafka::partition_reader& reader,
-                                   std::int32_t partition) {
+core::result<bool> changelog_empty(const topology& t, const stage& stg,
+                                   kafka::partition_reader& reader, std::int32_t partition) {
   std::vector<kafka::topic_partition> tps;
-  for (const auto& c : changelogs(t)) tps.push_back({c.topic, partition});
+  for (const auto& c : changelogs(t, &stg)) tps.push_back({c.topic, partition});
   if (tps.empty()) return true;
   auto b = reader.bounds(tps, metadata_timeout);
   if (!b) return std::move(b).err();
@@ -53,10 +65,10 @@ core::result<bool> changelog_empty(const topology& t, kafka::partition_reader& r
 }
 
 core::result<std::vector<changelog_restore>> restore_from_changelog(
-    const topology& t, state::database& db, kafka::partition_reader& reader,
+    const topology& t, const stage& stg, state::database& db, kafka::partition_reader& reader,
     const std::vector<std::int32_t>& partitions, metrics::counter* restored) {
   std::vector<changelog_restore> out(partitions.size());
-  const auto logs = changelogs(t);
+  const auto logs = changelogs(t, &stg);
   if (logs.empty() || partitions.empty()) return out;
   std::vector<kafka::topic_partition> tps;
   for (auto p : partitions) {
@@ -176,7 +188,7 @@ core::result<std::vector<changelog_restore>> restore_from_changelog(
     // state is empty and its input is read from the beginning.
     out[i].progress = lowest[i];
     state::write_batch batch;
-    batch.put_progress({t.spec.name, t.spec.source.topics.front(), partitions[i]},
+    batch.put_progress({t.spec.name, stg.input, partitions[i]},
                        lowest[i].value_or(state::progress{0, core::min_time}));
     if (auto st = db.write(batch); !st) return st.err();
   }

@@ -1,6 +1,7 @@
 #include "weir/runtime/task.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 
@@ -95,28 +96,32 @@ void error_reporter::report(const std::string& step, const core::error& e,
   found->suppressed = 0;
 }
 
-task::task(const topology& t, std::int32_t partition, state::database& db, record_sink& sink,
-           error_reporter& errors, const time::clock& clock)
+task::task(const topology& t, const runtime::stage& st, std::int32_t partition,
+           state::database& db, record_sink& sink, error_reporter& errors,
+           const time::clock& clock)
     : topology_(t),
+      stage_(st),
       partition_(partition),
-      progress_id_{t.spec.name, t.spec.source.topics.front(), partition},
+      progress_id_{t.spec.name, st.input, partition},
       db_(db),
       sink_(sink),
       errors_(errors),
       clock_(clock),
       watermark_(t.spec.source.max_out_of_orderness, t.spec.source.idle_timeout, core::min_time,
                  clock.now()) {
-  for (std::size_t i = 0; i <= t.steps.size(); ++i)
-    links_.push_back(std::make_unique<link>(*this, i));
-  step_in_.assign(t.steps.size(), 0);
-  step_out_.assign(t.steps.size(), 0);
+  const std::size_t n = st.end_step - st.first_step;
+  for (std::size_t i = 0; i <= n; ++i) links_.push_back(std::make_unique<link>(*this, i));
+  step_in_.assign(n, 0);
+  step_out_.assign(n, 0);
+  if (st.repartitioned) upstream_.assign(static_cast<std::size_t>(t.partitions), core::min_time);
 }
 
 void task::publish_metrics() {
   const auto& probe = topology_.probe;
   for (std::size_t i = 0; i < step_in_.size(); ++i) {
-    if (step_in_[i] && i < probe.step_in.size()) probe.step_in[i]->inc(step_in_[i]);
-    if (step_out_[i] && i < probe.step_out.size()) probe.step_out[i]->inc(step_out_[i]);
+    const std::size_t step = stage_.first_step + i;
+    if (step_in_[i] && step < probe.step_in.size()) probe.step_in[step]->inc(step_in_[i]);
+    if (step_out_[i] && step < probe.step_out.size()) probe.step_out[step]->inc(step_out_[i]);
     step_in_[i] = 0;
     step_out_[i] = 0;
   }
@@ -135,7 +140,8 @@ core::result<std::optional<std::int64_t>> task::restore() {
   watermark_ = time::watermark_tracker(topology_.spec.source.max_out_of_orderness,
                                        topology_.spec.source.idle_timeout, wm, clock_.now());
   const std::string prefix = state::partition_prefix(partition_);
-  for (const auto& st : topology_.steps) {
+  for (std::size_t i = stage_.first_step; i < stage_.end_step; ++i) {
+    const auto& st = topology_.steps[i];
     ops::task_context ctx{partition_, prefix, nullptr, &sink_};
     if (st->stateful()) {
       auto s = db_.open_store(topology_.spec.name + "." + st->name());
@@ -195,8 +201,17 @@ void task::process(const core::record_view& r) {
     const core::record_view*& current;
     ~clear_current() { current = nullptr; }
   } clear{current_};
-  topology_.probe.consumed->inc();
-  topology_.probe.consumed_bytes->inc(r.value ? r.value->size() : 0);
+  if (stage_.repartitioned) {
+    // Written by weir: a watermark record has no value, a record a JSON
+    // object whose timestamp is its event time.
+    if (!r.value || r.value->empty()) {
+      upstream_watermark(r);
+      return;
+    }
+  } else {
+    topology_.probe.consumed->inc();
+    topology_.probe.consumed_bytes->inc(r.value ? r.value->size() : 0);
+  }
   if (!r.value) {
     errors_.report("source", core::error{core::errc::invalid_json, "record has no value"}, &r);
     return;
@@ -214,12 +229,12 @@ void task::process(const core::record_view& r) {
                    &r);
     return;
   }
-  auto t = event_time(*decoded, r);
+  auto t = stage_.repartitioned ? core::result<core::millis>(r.timestamp_ms) : event_time(*decoded, r);
   if (!t) {
     errors_.report("source", t.err(), &r);
     return;
   }
-  if (watermark_.observe(*t, clock_.now())) advance_watermark();
+  if (!stage_.repartitioned && watermark_.observe(*t, clock_.now())) advance_watermark();
   ops::event e;
   e.value = std::move(*decoded);
   if (r.key) e.key = std::string(*r.key);
@@ -234,8 +249,60 @@ void task::advance_watermark_to(core::millis wm) {
 
 void task::tick() {
   const core::millis now = clock_.now();
-  if (watermark_.idle_advance(now)) advance_watermark();
+  // Downstream of a repartition, idleness is the upstream tasks' to judge.
+  if (!stage_.repartitioned && watermark_.idle_advance(now)) advance_watermark();
   for (std::size_t i = 0; i < steps_.size(); ++i) steps_[i]->on_tick(now, *links_[i + 1]);
+  if (stage_.output) publish_watermark();
+}
+
+namespace {
+constexpr std::string_view watermark_header = "weir.watermark";
+constexpr std::string_view upstream_header = "weir.upstream";
+
+std::optional<std::int64_t> header_number(const core::record_view& r, std::string_view name) {
+  for (const auto& h : r.headers) {
+    if (h.key != name || !h.value) continue;
+    std::int64_t x = 0;
+    auto [end, ec] = std::from_chars(h.value->data(), h.value->data() + h.value->size(), x);
+    if (ec != std::errc{} || end != h.value->data() + h.value->size()) return std::nullopt;
+    return x;
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+void task::publish_watermark() {
+  const core::millis wm = watermark_.current();
+  if (wm == published_ || wm == core::min_time) return;
+  published_ = wm;
+  const std::string value = std::to_string(wm);
+  const std::string from = std::to_string(partition_);
+  for (std::int32_t p = 0; p < topology_.partitions; ++p) {
+    core::output_record out;
+    out.topic = *stage_.output;
+    out.partition = p;
+    out.timestamp_ms = wm;
+    out.headers.push_back({std::string(watermark_header), value});
+    out.headers.push_back({std::string(upstream_header), from});
+    sink_.write(std::move(out));
+  }
+}
+
+void task::upstream_watermark(const core::record_view& r) {
+  auto wm = header_number(r, watermark_header);
+  auto from = header_number(r, upstream_header);
+  if (!wm || !from || *from < 0 || *from >= static_cast<std::int64_t>(upstream_.size())) {
+    errors_.report("source",
+                   core::error{core::errc::invalid_json,
+                               "record without a value on a repartition topic is not a "
+                               "watermark record of an upstream task"},
+                   &r);
+    return;
+  }
+  auto& up = upstream_[static_cast<std::size_t>(*from)];
+  up = std::max(up, *wm);
+  const core::millis lowest = *std::min_element(upstream_.begin(), upstream_.end());
+  if (lowest != core::min_time && watermark_.raise_to(lowest)) advance_watermark();
 }
 
 void task::advance_watermark() {
@@ -252,11 +319,32 @@ void task::link::emit(ops::event&& e) {
   ++task_.step_in_[index_];
   const core::record_view* source = e.source;
   if (auto st = task_.steps_[index_]->process(std::move(e), *task_.links_[index_ + 1]); !st) {
-    task_.errors_.report(task_.topology_.steps[index_]->name(), st.err(), source);
+    task_.errors_.report(task_.topology_.steps[task_.stage_.first_step + index_]->name(),
+                         st.err(), source);
   }
 }
 
+void task::write_to_repartition(ops::event&& e) {
+  auto key = stage_.keyed_by->group_key(e);
+  if (!key) {
+    errors_.report(stage_.keyed_by->name(), key.err(), e.source);
+    return;
+  }
+  core::output_record out;
+  out.topic = *stage_.output;
+  out.partition = repartition_partition(*key, topology_.partitions);
+  out.key = std::move(*key);
+  core::write_json(e.value, out.value);
+  out.timestamp_ms = e.time;
+  if (!current_ || !replaying(current_->offset)) stage_.written->inc();
+  sink_.write(std::move(out));
+}
+
 void task::write_to_sink(ops::event&& e) {
+  if (stage_.output) {
+    write_to_repartition(std::move(e));
+    return;
+  }
   const sink_route* route = nullptr;
   for (const auto& r : topology_.sinks) {
     if (!r.when) {

@@ -265,7 +265,8 @@ case_result test_driver::run(const config::test_case& c) const {
 
     auto task_for = [&](std::int32_t partition) -> task* {
       if (auto it = tasks.find(partition); it != tasks.end()) return it->second.get();
-      auto t = std::make_unique<task>(topology_, partition, *db, sink, errors, clock);
+      auto t = std::make_unique<task>(topology_, topology_.stages.front(), partition, *db, sink,
+                                      errors, clock);
       if (auto start = t->restore(); !start) {
         trouble =
             "restoring partition " + std::to_string(partition) + " failed: " + start.err().message;

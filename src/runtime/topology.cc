@@ -1,5 +1,6 @@
 #include "weir/runtime/topology.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "weir/core/json.h"
@@ -19,7 +20,67 @@ std::optional<expr::expression> compile_at(const std::string& text, config::mark
   return std::get<expr::expression>(std::move(compiled));
 }
 
+// True when records with equal `fields` are sure to share a partition of
+// an input partitioned by `partitioned_by`: every promised field is among
+// them.
+bool covered(const std::vector<std::string>& partitioned_by,
+             const std::vector<std::string>& fields) {
+  return !partitioned_by.empty() &&
+         std::all_of(partitioned_by.begin(), partitioned_by.end(), [&](const auto& p) {
+           return std::find(fields.begin(), fields.end(), p) != fields.end();
+         });
+}
+
+// Splits the steps where a window's groups are not kept in one partition.
+void split_stages(topology& t, std::optional<int> source_partitions) {
+  const auto& s = t.spec;
+  t.partitions = source_partitions.value_or(1);
+  stage first;
+  first.input = s.source.topics.front();
+  t.stages.push_back(first);
+  // With one partition (or when unknown), every group is in it.
+  if (t.partitions > 1) {
+    for (std::size_t i : regrouping_steps(t)) {
+      auto& before = t.stages.back();
+      before.end_step = i;
+      before.output = repartition_topic(s.name, t.steps[i]->name());
+      before.keyed_by = t.steps[i].get();
+      stage next;
+      next.input = *before.output;
+      next.first_step = i;
+      next.repartitioned = true;
+      t.stages.push_back(std::move(next));
+    }
+  }
+  t.stages.back().end_step = t.steps.size();
+}
+
 }  // namespace
+
+std::vector<std::size_t> regrouping_steps(const topology& t) {
+  std::vector<std::size_t> out;
+  std::vector<std::string> partitioning = t.spec.source.partitioned_by;
+  for (std::size_t i = 0; i < t.steps.size(); ++i) {
+    const auto* fields = t.steps[i]->group_fields();
+    if (!fields || covered(partitioning, *fields)) continue;
+    out.push_back(i);
+    partitioning = *fields;
+  }
+  return out;
+}
+
+std::string repartition_topic(const std::string& pipeline, const std::string& step_id) {
+  return pipeline + "." + step_id + ".repartition";
+}
+
+std::int32_t repartition_partition(std::string_view key, int partitions) {
+  std::uint64_t h = 14695981039346656037ULL;
+  for (unsigned char c : key) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return static_cast<std::int32_t>(h % static_cast<std::uint64_t>(std::max(partitions, 1)));
+}
 
 std::unique_ptr<topology> build_topology(config::pipeline_spec spec,
                                          std::optional<int> source_partitions,
@@ -40,7 +101,7 @@ std::unique_ptr<topology> build_topology(config::pipeline_spec spec,
     }
   }
   t->tables = std::make_unique<tables::table_set>(s.tables);
-  ops::build_context ctx{t->spec, source_partitions, metrics, t->tables.get()};
+  ops::build_context ctx{t->spec, metrics, t->tables.get()};
   for (const auto& step_spec : s.steps) {
     if (auto st = ops::build_step(step_spec, ctx, diag)) t->steps.push_back(std::move(st));
   }
@@ -73,6 +134,7 @@ std::unique_ptr<topology> build_topology(config::pipeline_spec spec,
   // Fields read where they cannot exist, once everything else is well-formed.
   if (diag.ok()) ops::check_field_uses(t->spec, diag);
   if (!diag.ok()) return nullptr;
+  split_stages(*t, source_partitions);
 
   metrics::labels p{{"pipeline", s.name}};
   auto with_topic = [&](const std::string& topic) {
@@ -97,6 +159,13 @@ std::unique_ptr<topology> build_topology(config::pipeline_spec spec,
     t->probe.unrouted =
         &metrics.add_counter("weir_unrouted_records_total",
                              "Records dropped because they matched the 'when' of no sink.", p);
+  }
+  for (auto& st : t->stages) {
+    if (!st.output) continue;
+    st.written = &metrics.add_counter(
+        "weir_repartitioned_records_total",
+        "Records written to a repartition topic, for the step after it to group them.",
+        with_topic(*st.output));
   }
   t->probe.checkpoint_seconds = &metrics.add_histogram(
       "weir_checkpoint_duration_seconds",

@@ -66,7 +66,7 @@ worker::worker(const topology& t, const kafka::client_settings& kafka, state::da
       "Time to restore a partition's state: reading its changelogs, or from its assignment to "
       "its last replayed record.",
       p, {0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600});
-  changelogs_ = changelogs(t);
+  for (const auto& st : t.stages) changelogs_.push_back(changelogs(t, &st));
   changelog_restored_ =
       &reg.add_counter("weir_changelog_records_restored_total",
                        "Changelog records read to restore the state of assigned partitions.", p);
@@ -126,7 +126,9 @@ core::status worker::loop(const std::atomic<bool>& stop) {
   auto c = kafka::make_consumer(kafka_, topology_.spec.name, std::move(listener));
   if (!c) return std::move(c).err();
   consumer_ = std::move(*c);
-  if (auto st = consumer_->subscribe(topology_.spec.source.topics); !st) return st;
+  std::vector<std::string> inputs;
+  for (const auto& st : topology_.stages) inputs.push_back(st.input);
+  if (auto st = consumer_->subscribe(inputs); !st) return st;
   phase_ = phase::running;
   core::log::info("worker started", {{"worker", name_}, {"pipeline", topology_.spec.name}});
 
@@ -139,14 +141,16 @@ core::status worker::loop(const std::atomic<bool>& stop) {
     if (!deferred_.ok()) return std::exchange(deferred_, {});
     if (*m) {
       const auto& r = (*m)->view();
-      if (auto it = tasks_.find(r.partition); it != tasks_.end()) {
+      const stage* in = topology_.stage_of(r.topic);
+      auto it = in ? tasks_.find({topology_.stage_index(*in), r.partition}) : tasks_.end();
+      if (it != tasks_.end()) {
         const bool replaying = it->second->replaying(r.offset);
         sink_->set_replaying(replaying);
         it->second->process(r);
         sink_->set_replaying(false);
         if (replaying) {
           replayed_->inc();
-          if (!it->second->replaying(r.offset + 1)) restore_done(r.partition);
+          if (!it->second->replaying(r.offset + 1)) restore_done(it->first);
         }
       }
       // on_error: fail stops before the failed record is checkpointed, so a
@@ -158,7 +162,7 @@ core::status worker::loop(const std::atomic<bool>& stop) {
       // A task replaying input is behind in time: wall-clock time must not
       // act on it (an idle watermark would make the records still to replay
       // late, and `changes` would publish results that were already written).
-      for (auto& [partition, t] : tasks_) {
+      for (auto& [key, t] : tasks_) {
         if (!t->replaying(t->next_offset())) t->tick();
         t->publish_metrics();
       }
@@ -168,6 +172,7 @@ core::status worker::loop(const std::atomic<bool>& stop) {
     producer_->poll();
     if (now >= next_checkpoint) {
       if (auto st = checkpoint(); !st) return st;
+      purge_repartition_topics();
       next_checkpoint = std::chrono::steady_clock::now() + interval;
     }
   }
@@ -195,15 +200,15 @@ core::status worker::checkpoint(std::optional<std::chrono::milliseconds> flush_l
   if (auto st = sink_->take_failure(); !st) return fail(st);
   state::write_batch batch;
   std::vector<kafka::partition_offset> offsets;
-  for (auto& [partition, t] : tasks_) {
-    if (auto st = checkpoint_task(*t, batch); !st) return fail(st);
+  for (auto& [key, t] : tasks_) {
+    if (auto st = checkpoint_task(key, *t, batch); !st) return fail(st);
     t->publish_metrics();
     // A task still replaying is behind the group's committed offset, which
     // already covers what it replays: committing its position would move
     // that offset back, and whoever resumed from it would write those
     // outputs a second time.
     if (t->next_offset() >= 0 && !t->replaying(t->next_offset())) {
-      offsets.push_back({{topology_.spec.source.topics.front(), partition}, t->next_offset()});
+      offsets.push_back({{t->stage().input, key.second}, t->next_offset()});
     }
   }
   if (exactly_once()) {
@@ -228,21 +233,42 @@ core::status worker::checkpoint(std::optional<std::chrono::milliseconds> flush_l
   }
   topology_.probe.checkpoint_seconds->observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  // Records of repartition topics before the committed offsets are read and
+  // may go.
+  for (const auto& o : offsets) {
+    const stage* st = topology_.stage_of(o.tp.topic);
+    if (st && st->repartitioned) purgeable_[o.tp] = o.offset;
+  }
   return {};
 }
 
-core::status worker::checkpoint_task(task& t, state::write_batch& batch) {
+void worker::purge_repartition_topics() {
+  const auto now = std::chrono::steady_clock::now();
+  if (purgeable_.empty() || now < next_purge_) return;
+  next_purge_ = now + std::chrono::seconds(30);
+  std::vector<kafka::partition_offset> before;
+  for (const auto& [tp, offset] : purgeable_) before.push_back({tp, offset});
+  purgeable_.clear();
+  // Best effort: records left behind go at the next purge.
+  if (auto st = producer_->delete_records(before, std::chrono::seconds(5)); !st) {
+    core::log::warn("purging repartition topics failed",
+                    {{"worker", name_}, {"error", st.err().message}});
+  }
+}
+
+core::status worker::checkpoint_task(const task_key& tk, task& t, state::write_batch& batch) {
   const std::size_t first = batch.size();
   t.checkpoint(batch);
-  if (changelogs_.empty()) return {};
+  const auto& logs = changelogs_[tk.first];
+  if (logs.empty()) return {};
   const std::int32_t partition = t.partition();
   // exactly_once: the changelog records join the interval's transaction.
   if (auto st = producer_->begin_transaction(); !st) return st;
-  if (seed_.erase(partition)) {
+  if (seed_.erase(tk)) {
     // The whole state as of the last local checkpoint; this checkpoint's
     // changes follow it.
     const std::string prefix = state::partition_prefix(partition);
-    for (const auto& c : changelogs_) {
+    for (const auto& c : logs) {
       auto s = db_.open_store(c.store);
       if (!s) return std::move(s).err();
       core::status failed;
@@ -263,7 +289,7 @@ core::status worker::checkpoint_task(task& t, state::write_batch& batch) {
     if (rec.what != state::changelog_record::kind::erase) value = rec.value;
     if (rec.what == state::changelog_record::kind::progress) {
       // Every changelog of the partition ends its checkpoint with the progress.
-      for (const auto& c : changelogs_) {
+      for (const auto& c : logs) {
         if (auto st = producer_->produce_to(c.topic, partition, rec.key, value); !st) return st;
       }
       continue;
@@ -291,12 +317,12 @@ core::result<kafka::partition_reader*> worker::changelog_reader() {
 }
 
 core::result<std::vector<bool>> worker::restore_from_changelog(
-    const std::vector<std::int32_t>& partitions) {
+    std::size_t st, const std::vector<std::int32_t>& partitions) {
   auto reader = changelog_reader();
   if (!reader) return std::move(reader).err();
   const auto started = std::chrono::steady_clock::now();
-  auto restored =
-      runtime::restore_from_changelog(topology_, db_, **reader, partitions, changelog_restored_);
+  auto restored = runtime::restore_from_changelog(topology_, topology_.stages[st], db_, **reader,
+                                                  partitions, changelog_restored_);
   if (!restored) return std::move(restored).err();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -308,6 +334,7 @@ core::result<std::vector<bool>> worker::restore_from_changelog(
     restore_seconds_->observe(seconds);
     core::log::info("state restored from the changelog",
                     {{"worker", name_},
+                     {"topic", topology_.stages[st].input},
                      {"partition", std::to_string(partitions[i])},
                      {"records", std::to_string(r.records)},
                      {"next_offset", r.progress ? std::to_string(r.progress->next_offset) : "none"},
@@ -322,6 +349,21 @@ std::vector<kafka::partition_offset> worker::on_assigned(
   // An assignment served while the consumer closes is given back at once:
   // no state is restored and no task made for it.
   if (closing_) return starts;
+  for (std::size_t i = 0; i < topology_.stages.size(); ++i) {
+    std::vector<kafka::topic_partition> of_stage;
+    for (const auto& tp : tps) {
+      if (tp.topic == topology_.stages[i].input) of_stage.push_back(tp);
+    }
+    if (!of_stage.empty()) assign_stage(i, of_stage, starts);
+  }
+  rebalances_->inc();
+  return starts;
+}
+
+void worker::assign_stage(std::size_t si, const std::vector<kafka::topic_partition>& tps,
+                          std::vector<kafka::partition_offset>& starts) {
+  const stage& st = topology_.stages[si];
+  const auto& logs = changelogs_[si];
   // The group's committed offsets say which outputs are already written
   // (exactly_once: committed in a transaction; at_least_once: flushed before
   // the offsets were committed). Local state that trails them (a partition
@@ -331,7 +373,7 @@ std::vector<kafka::partition_offset> worker::on_assigned(
   auto c = consumer_->committed(tps);
   if (!c) {
     if (deferred_.ok()) deferred_ = std::move(c).err();
-    return starts;
+    return;
   }
   const std::vector<kafka::partition_offset> committed = std::move(*c);
   auto group_offset = [&](const kafka::topic_partition& tp) {
@@ -345,13 +387,12 @@ std::vector<kafka::partition_offset> worker::on_assigned(
   // from the changelogs first, all together.
   std::vector<std::int32_t> trailing;
   std::set<std::int32_t> restored_partitions;
-  if (!changelogs_.empty()) {
+  if (!logs.empty()) {
     for (const auto& tp : tps) {
-      auto pr = db_.read_progress(
-          {topology_.spec.name, topology_.spec.source.topics.front(), tp.partition});
+      auto pr = db_.read_progress({topology_.spec.name, st.input, tp.partition});
       if (!pr) {
         if (deferred_.ok()) deferred_ = std::move(pr).err();
-        return starts;
+        return;
       }
       const std::int64_t group = group_offset(tp);
       if (group >= 0 && (!*pr || (*pr)->next_offset < group)) trailing.push_back(tp.partition);
@@ -360,19 +401,25 @@ std::vector<kafka::partition_offset> worker::on_assigned(
   if (!trailing.empty()) {
     restoring_.fetch_add(static_cast<int>(trailing.size()), std::memory_order_relaxed);
     restoring_gauge_->add(static_cast<double>(trailing.size()));
-    auto found = restore_from_changelog(trailing);
+    auto found = restore_from_changelog(si, trailing);
     restoring_.fetch_sub(static_cast<int>(trailing.size()), std::memory_order_relaxed);
     restoring_gauge_->add(-static_cast<double>(trailing.size()));
     if (!found) {
       if (deferred_.ok()) deferred_ = std::move(found).err();
-      return starts;
+      return;
     }
     for (std::size_t i = 0; i < trailing.size(); ++i) {
       if ((*found)[i]) restored_partitions.insert(trailing[i]);
     }
   }
+  // A stage without state has nothing to rebuild: it starts at the
+  // group's offset.
+  bool stateful = false;
+  for (std::size_t i = st.first_step; i < st.end_step; ++i)
+    stateful = stateful || topology_.steps[i]->stateful();
   for (const auto& tp : tps) {
-    auto t = std::make_unique<task>(topology_, tp.partition, db_, *sink_, *errors_, clock_);
+    const task_key key{si, tp.partition};
+    auto t = std::make_unique<task>(topology_, st, tp.partition, db_, *sink_, *errors_, clock_);
     auto start = t->restore();
     if (!start) {
       if (deferred_.ok()) deferred_ = std::move(start).err();
@@ -380,26 +427,29 @@ std::vector<kafka::partition_offset> worker::on_assigned(
     }
     const std::int64_t group = group_offset(tp);
     const bool restored = restored_partitions.count(tp.partition) > 0;
-    if (!restored && *start && !changelogs_.empty()) {
+    if (!restored && *start && !logs.empty()) {
       // Local state the changelog does not hold (from before changelogs):
       // logged in full at the next checkpoint.
       auto reader = changelog_reader();
-      auto empty = reader ? changelog_empty(topology_, **reader, tp.partition)
+      auto empty = reader ? changelog_empty(topology_, st, **reader, tp.partition)
                           : core::result<bool>(std::move(reader).err());
       if (!empty) {
         if (deferred_.ok()) deferred_ = std::move(empty).err();
         continue;
       }
-      if (*empty) seed_.insert(tp.partition);
+      if (*empty) seed_.insert(key);
     }
-    if (group >= 0 && (!*start || **start < group)) {
+    if (!stateful && group >= 0 && (!*start || **start < group)) {
+      *start = group;
+    } else if (group >= 0 && (!*start || **start < group)) {
       // From the local checkpoint, or with no local state from the start.
       t->replay_until(group);
       restoring_.fetch_add(1, std::memory_order_relaxed);
       restoring_gauge_->add(1);
-      restore_started_[tp.partition] = std::chrono::steady_clock::now();
+      restore_started_[key] = std::chrono::steady_clock::now();
       *start = start->value_or(kafka::from_beginning);
       core::log::info("replaying to rebuild state", {{"worker", name_},
+                                                     {"topic", tp.topic},
                                                      {"partition", std::to_string(tp.partition)},
                                                      {"from", std::to_string(**start)},
                                                      {"until", std::to_string(group)}});
@@ -410,11 +460,9 @@ std::vector<kafka::partition_offset> worker::on_assigned(
                                            {"partition", std::to_string(tp.partition)},
                                            {"start", from}});
     starts.push_back({tp, start->value_or(kafka::use_committed)});
-    tasks_[tp.partition] = std::move(t);
+    tasks_[key] = std::move(t);
     assigned_->add(1);
   }
-  rebalances_->inc();
-  return starts;
 }
 
 void worker::on_revoked(const std::vector<kafka::topic_partition>& tps, bool lost) {
@@ -423,32 +471,38 @@ void worker::on_revoked(const std::vector<kafka::topic_partition>& tps, bool los
   }
   rebalances_->inc();
   for (const auto& tp : tps) {
-    seed_.erase(tp.partition);
-    if (auto it = tasks_.find(tp.partition);
+    const stage* st = topology_.stage_of(tp.topic);
+    if (!st) continue;
+    const task_key key{topology_.stage_index(*st), tp.partition};
+    seed_.erase(key);
+    purgeable_.erase(tp);
+    if (auto it = tasks_.find(key);
         it != tasks_.end() && it->second->replaying(it->second->next_offset())) {
-      restore_done(tp.partition);
+      restore_done(key);
     }
-    if (auto it = tasks_.find(tp.partition); it != tasks_.end()) {
+    if (auto it = tasks_.find(key); it != tasks_.end()) {
       it->second->publish_metrics();
       tasks_.erase(it);
       assigned_->add(-1);
     }
-    if (auto it = consumer_lag_.find(tp.partition); it != consumer_lag_.end()) it->second->set(0);
+    if (auto it = consumer_lag_.find(tp); it != consumer_lag_.end()) it->second->set(0);
     core::log::info(
         lost ? "partition lost" : "partition revoked",
         {{"worker", name_}, {"topic", tp.topic}, {"partition", std::to_string(tp.partition)}});
   }
 }
 
-void worker::restore_done(std::int32_t partition) {
+void worker::restore_done(task_key key) {
   restoring_.fetch_sub(1, std::memory_order_relaxed);
   restoring_gauge_->add(-1);
-  if (auto it = restore_started_.find(partition); it != restore_started_.end()) {
+  if (auto it = restore_started_.find(key); it != restore_started_.end()) {
     restore_seconds_->observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - it->second).count());
     restore_started_.erase(it);
   }
-  core::log::info("state rebuilt", {{"worker", name_}, {"partition", std::to_string(partition)}});
+  core::log::info("state rebuilt", {{"worker", name_},
+                                    {"topic", topology_.stages[key.first].input},
+                                    {"partition", std::to_string(key.second)}});
 }
 
 bool worker::exactly_once() const noexcept {
@@ -457,7 +511,7 @@ bool worker::exactly_once() const noexcept {
 
 void worker::update_watermark_lag() {
   core::millis lowest = core::max_time;
-  for (const auto& [partition, t] : tasks_) lowest = std::min(lowest, t->watermark());
+  for (const auto& [key, t] : tasks_) lowest = std::min(lowest, t->watermark());
   if (lowest == core::max_time || lowest == core::min_time) {
     watermark_lag_->set(0);
     return;
@@ -471,23 +525,25 @@ void worker::on_statistics(const std::string& json) {
   auto stats = core::parse_json(json);
   if (!stats) return;
   const auto* topics = stats->find("topics");
-  const std::string& topic = topology_.spec.source.topics.front();
-  const auto* t = topics ? topics->find(topic) : nullptr;
-  const auto* parts = t ? t->find("partitions") : nullptr;
-  if (!parts || !parts->is_object()) return;
-  for (const auto& [id, p] : parts->as_object()) {
-    if (id == "-1") continue;  // the library's internal unassigned partition
-    const auto* lag = p.find("consumer_lag");
-    std::int32_t partition = std::atoi(id.c_str());
-    if (!lag || !lag->is_number() || !tasks_.count(partition)) continue;
-    auto& g = consumer_lag_[partition];
-    if (!g) {
-      g = &topology_.probe.registry->add_gauge(
-          "weir_consumer_lag_records",
-          "Records between the consumer's position and the end of the partition.",
-          {{"pipeline", topology_.spec.name}, {"topic", topic}, {"partition", id}});
+  for (std::size_t si = 0; topics && si < topology_.stages.size(); ++si) {
+    const std::string& topic = topology_.stages[si].input;
+    const auto* t = topics->find(topic);
+    const auto* parts = t ? t->find("partitions") : nullptr;
+    if (!parts || !parts->is_object()) continue;
+    for (const auto& [id, p] : parts->as_object()) {
+      if (id == "-1") continue;  // the library's internal unassigned partition
+      const auto* lag = p.find("consumer_lag");
+      std::int32_t partition = std::atoi(id.c_str());
+      if (!lag || !lag->is_number() || !tasks_.count({si, partition})) continue;
+      auto& g = consumer_lag_[{topic, partition}];
+      if (!g) {
+        g = &topology_.probe.registry->add_gauge(
+            "weir_consumer_lag_records",
+            "Records between the consumer's position and the end of the partition.",
+            {{"pipeline", topology_.spec.name}, {"topic", topic}, {"partition", id}});
+      }
+      g->set(std::max(0.0, lag->as_number()));
     }
-    g->set(std::max(0.0, lag->as_number()));
   }
 }
 

@@ -33,6 +33,8 @@ struct header {
 // A record to produce. Owns its bytes.
 struct output_record {
   std::string topic;
+  // nullopt: the producer's partitioner picks one (by key).
+  std::optional<std::int32_t> partition;
   std::optional<std::string> key;
   std::string value;
   std::int64_t timestamp_ms = 0;

@@ -60,6 +60,7 @@ struct topic_partition {
   std::string topic;
   std::int32_t partition = 0;
   friend bool operator==(const topic_partition&, const topic_partition&) = default;
+  friend auto operator<=>(const topic_partition&, const topic_partition&) = default;
 };
 
 struct partition_offset {
@@ -167,6 +168,10 @@ class producer {
   virtual core::status flush(std::optional<std::chrono::milliseconds> limit = std::nullopt) = 0;
   // Serves delivery reports without blocking.
   virtual void poll() = 0;
+  // Deletes the records of each partition before its offset (the
+  // DeleteRecords admin request), waiting at most `timeout`.
+  virtual core::status delete_records(const std::vector<partition_offset>& before,
+                                      std::chrono::milliseconds timeout) = 0;
 
   // Transactions (only with client_settings::transactional_id; the producer
   // is initialised for them by make_producer). begin_transaction opens one

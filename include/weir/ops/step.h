@@ -80,6 +80,16 @@ class step {
   // indented lines, without a trailing newline.
   virtual std::string explain() const { return name_; }
 
+  // Steps that bring the records of one group together (a window's
+  // group_by): the fields the group key is made of, which decide whether the
+  // input's partitioning already keeps a group in one partition
+  // (`source.partitioned_by`); nullptr for other steps.
+  virtual const std::vector<std::string>* group_fields() const { return nullptr; }
+  // The group key of a record, as bytes equal for the records of one group:
+  // what a repartition topic in front of the step is keyed and partitioned
+  // by. Only for steps with group_fields().
+  virtual core::result<std::string> group_key(const event& e) const;
+
  protected:
   explicit step(std::string name) : name_(std::move(name)) {}
 
@@ -90,9 +100,6 @@ class step {
 // What a step's parser may look at besides its own entry.
 struct build_context {
   const config::pipeline_spec& pipeline;
-  // Partition count of the source topic when known (at `weir run`); nullopt
-  // for `weir validate`, which must decide without a broker.
-  std::optional<int> source_partitions;
   metrics::registry& metrics;
   // The pipeline's tables, for `lookup` and `enrich`; they outlive the steps.
   const expr::table_catalog* tables = nullptr;

@@ -21,15 +21,18 @@ struct changelog {
   std::string store;
   std::string topic;
 };
-std::vector<changelog> changelogs(const topology& t);
+// Those of the steps of stage `only` when given.
+std::vector<changelog> changelogs(const topology& t, const stage* only = nullptr);
 
 // Topic configuration of a changelog topic (docs/operations.md).
 std::vector<std::pair<std::string, std::string>> changelog_topic_config();
+// Topic configuration of a repartition topic.
+std::vector<std::pair<std::string, std::string>> repartition_topic_config();
 
-// Creates the pipeline's missing changelog topics with `partitions`
-// partitions (the source topic's) and checks the existing ones.
-core::status ensure_changelog_topics(const topology& t, const kafka::client_settings& s,
-                                     int partitions);
+// Creates the pipeline's missing changelog and repartition topics with
+// `partitions` partitions (the source topic's) and checks the existing ones.
+core::status ensure_internal_topics(const topology& t, const kafka::client_settings& s,
+                                    int partitions);
 
 struct changelog_restore {
   bool found = false;  // the changelog held records of the partition
@@ -39,7 +42,8 @@ struct changelog_restore {
   std::uint64_t records = 0;  // records read
 };
 
-// Replaces the local state of each of `partitions` (every store of `t`)
+// Replaces the local state of each of `partitions` of stage `st` (every
+// store of its steps)
 // with what its changelog partitions hold: drops the partition's entries,
 // reads its changelog partitions from their beginning to their end
 // (read_committed; every partition at once), applies the entries in batches
@@ -47,11 +51,11 @@ struct changelog_restore {
 // alone when the changelogs hold nothing for it. One result per partition,
 // in order.
 core::result<std::vector<changelog_restore>> restore_from_changelog(
-    const topology& t, state::database& db, kafka::partition_reader& reader,
+    const topology& t, const stage& st, state::database& db, kafka::partition_reader& reader,
     const std::vector<std::int32_t>& partitions, metrics::counter* restored);
 
-// True when every changelog partition of `partition` is empty.
-core::result<bool> changelog_empty(const topology& t, kafka::partition_reader& reader,
-                                   std::int32_t partition);
+// True when every changelog partition of `partition` of stage `st` is empty.
+core::result<bool> changelog_empty(const topology& t, const stage& st,
+                                   kafka::partition_reader& reader, std::int32_t partition);
 
 }  // namespace weir::runtime

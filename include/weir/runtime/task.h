@@ -47,13 +47,14 @@ class error_reporter {
   core::status failure_;
 };
 
-// The processing of one input partition: decode, event time, watermark, the
-// steps in order, the sink. Owned by one worker thread; holds the per-task
-// instances of the topology's steps.
+// The processing of one input partition of one stage: decode, event time,
+// watermark, the stage's steps in order, the sinks (or the next stage's
+// repartition topic). Owned by one worker thread; holds the per-task
+// instances of the stage's steps.
 class task {
  public:
-  task(const topology& t, std::int32_t partition, state::database& db, record_sink& sink,
-       error_reporter& errors, const time::clock& clock);
+  task(const topology& t, const stage& st, std::int32_t partition, state::database& db,
+       record_sink& sink, error_reporter& errors, const time::clock& clock);
   task(const task&) = delete;
   task& operator=(const task&) = delete;
 
@@ -85,6 +86,7 @@ class task {
   // to the pipeline's counters. The worker calls it every tick.
   void publish_metrics();
   std::int32_t partition() const noexcept { return partition_; }
+  const runtime::stage& stage() const noexcept { return stage_; }
   // Next offset to read; -1 until a record was read or progress restored.
   std::int64_t next_offset() const noexcept { return next_offset_; }
   core::millis watermark() const noexcept { return watermark_.current(); }
@@ -103,9 +105,17 @@ class task {
 
   void advance_watermark();
   void write_to_sink(ops::event&& e);
+  // To the next stage's repartition topic, keyed by its first step's group key.
+  void write_to_repartition(ops::event&& e);
+  // Writes the watermark, when it moved, to every partition of the
+  // repartition topic (the stage has an output).
+  void publish_watermark();
+  // A watermark record from upstream task `from` (repartitioned input).
+  void upstream_watermark(const core::record_view& r);
   core::result<core::millis> event_time(const core::value& v, const core::record_view& r) const;
 
   const topology& topology_;
+  const runtime::stage& stage_;
   std::int32_t partition_;
   state::partition_id progress_id_;
   state::database& db_;
@@ -117,10 +127,15 @@ class task {
   std::vector<std::unique_ptr<link>> links_;  // links_[i] feeds step i; the last feeds the sink
   std::int64_t next_offset_ = -1;
   std::int64_t replay_until_ = -1;
-  // Per step, since the last publish_metrics(): plain counts on the hot path.
+  // Per step of the stage, since the last publish_metrics(): plain counts on
+  // the hot path.
   std::vector<std::uint64_t> step_in_;
   std::vector<std::uint64_t> step_out_;
   const core::record_view* current_ = nullptr;  // the record being processed
+  // Repartitioned input: the watermark of each upstream task, by its partition.
+  std::vector<core::millis> upstream_;
+  // Output to a repartition topic: the watermark last written there.
+  core::millis published_ = core::min_time;
 };
 
 }  // namespace weir::runtime

@@ -55,15 +55,23 @@ class worker {
   void close_consumer();
   void on_statistics(const std::string& json);
   bool exactly_once() const noexcept;
-  void restore_done(std::int32_t partition);
+  // A task: its stage (index into topology::stages) and input partition.
+  using task_key = std::pair<std::size_t, std::int32_t>;
+  void restore_done(task_key key);
   // Adds a task's checkpoint to `batch` and produces its changes and
   // progress to the changelog partitions.
-  core::status checkpoint_task(task& t, state::write_batch& batch);
-  // Replaces the trailing local state of `partitions` with the changelogs'
-  // (where they hold any: true); tasks made afterwards start from the
-  // restored progress.
+  core::status checkpoint_task(const task_key& key, task& t, state::write_batch& batch);
+  // Replaces the trailing local state of `partitions` of stage `st` with
+  // the changelogs' (where they hold any: true); tasks made afterwards start
+  // from the restored progress.
   core::result<std::vector<bool>> restore_from_changelog(
-      const std::vector<std::int32_t>& partitions);
+      std::size_t st, const std::vector<std::int32_t>& partitions);
+  // Makes the tasks of the newly assigned `tps`, all of stage `st`.
+  void assign_stage(std::size_t st, const std::vector<kafka::topic_partition>& tps,
+                    std::vector<kafka::partition_offset>& starts);
+  // Deletes the records of repartition topics that this worker's tasks have
+  // committed past (after a checkpoint, at most every purge interval).
+  void purge_repartition_topics();
   core::result<kafka::partition_reader*> changelog_reader();
   void update_watermark_lag();
 
@@ -76,24 +84,29 @@ class worker {
   std::unique_ptr<error_reporter> errors_;
   std::unique_ptr<kafka::consumer> consumer_;
   time::system_clock clock_;
-  std::map<std::int32_t, std::unique_ptr<task>> tasks_;
+  std::map<task_key, std::unique_ptr<task>> tasks_;
   core::status deferred_;  // an error raised inside a rebalance callback
   bool closing_ = false;   // the consumer is closing (close_consumer)
   // Probes of this worker (registered once; shared names across workers).
   metrics::gauge* assigned_ = nullptr;
   metrics::counter* rebalances_ = nullptr;
   metrics::gauge* watermark_lag_ = nullptr;
-  std::map<std::int32_t, metrics::gauge*> consumer_lag_;  // by partition
+  std::map<kafka::topic_partition, metrics::gauge*> consumer_lag_;
   metrics::counter* replayed_ = nullptr;
   metrics::gauge* restoring_gauge_ = nullptr;
   metrics::histogram* restore_seconds_ = nullptr;
-  std::map<std::int32_t, std::chrono::steady_clock::time_point> restore_started_;
-  // Changelog topics of the stateful steps; the reader restores from them.
-  std::vector<changelog> changelogs_;
+  std::map<task_key, std::chrono::steady_clock::time_point> restore_started_;
+  // Changelog topics of the stateful steps, by stage; the reader restores
+  // from them.
+  std::vector<std::vector<changelog>> changelogs_;
   std::unique_ptr<kafka::partition_reader> changelog_reader_;
   // Partitions whose changelog was empty while local state exists (state
   // from before changelogs): their next checkpoint logs the whole state.
-  std::set<std::int32_t> seed_;
+  std::set<task_key> seed_;
+  // Repartition topics read: offsets committed and not yet purged, and when
+  // the next purge is due.
+  std::map<kafka::topic_partition, std::int64_t> purgeable_;
+  std::chrono::steady_clock::time_point next_purge_{};
   metrics::counter* changelog_restored_ = nullptr;
   metrics::counter* transactions_committed_ = nullptr;  // exactly_once only
   metrics::counter* transactions_aborted_ = nullptr;

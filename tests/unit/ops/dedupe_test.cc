@@ -27,7 +27,7 @@ struct fixture {
                                           "sink: {topic: out}\n",
                                       diag);
     REQUIRE(spec);
-    ops::build_context ctx{*spec, 3, registry};
+    ops::build_context ctx{*spec, registry};
     step = ops::build_step(spec->steps.at(0), ctx, diag);
   }
   std::unique_ptr<ops::step_instance> instance(std::int32_t partition = 0) {

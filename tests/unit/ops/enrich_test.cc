@@ -40,7 +40,7 @@ struct fixture {
         "pipeline: p\nsource: {topic: in}\nsteps:\n  - " + step_yaml + "\nsink: {topic: out}\n",
         diag);
     REQUIRE(spec);
-    ops::build_context ctx{*spec, 1, registry, &tables};
+    ops::build_context ctx{*spec, registry, &tables};
     step = ops::build_step(spec->steps.at(0), ctx, diag);
     if (step) inst = step->instantiate(ops::task_context{});
   }

@@ -18,7 +18,7 @@ struct fixture {
         "pipeline: p\nsource: {topic: in}\nsteps:\n  - " + step_yaml + "\nsink: {topic: out}\n",
         diag);
     REQUIRE(spec);
-    ops::build_context ctx{*spec, 1, registry};
+    ops::build_context ctx{*spec, registry};
     step = ops::build_step(spec->steps.at(0), ctx, diag);
     if (step) inst = step->instantiate(ops::task_context{});
   }

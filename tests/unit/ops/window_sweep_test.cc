@@ -150,7 +150,7 @@ struct checked_run {
             "ms, aggregate: " + order_sensitive + ", emit: " + emit + "}\nsink: {topic: out}\n",
         diag);
     REQUIRE(spec);
-    ops::build_context ctx{*spec, 1, registry};
+    ops::build_context ctx{*spec, registry};
     step = ops::build_step(spec->steps.at(0), ctx, diag);
     REQUIRE(step);
   }

@@ -14,14 +14,14 @@ namespace {
 
 // One window step built from YAML, with its own in-memory store.
 struct fixture {
-  explicit fixture(const std::string& window_yaml, std::optional<int> partitions = 1)
+  explicit fixture(const std::string& window_yaml)
       : diag("w.yaml") {
     spec = config::load_pipeline_text(
         "pipeline: p\nsource: {topic: in, partitioned_by: user}\nsteps:\n  - id: w\n    window: " +
             window_yaml + "\nsink: {topic: out}\n",
         diag);
     REQUIRE(spec);
-    ops::build_context ctx{*spec, partitions, registry};
+    ops::build_context ctx{*spec, registry};
     step = ops::build_step(spec->steps.at(0), ctx, diag);
   }
   std::unique_ptr<ops::step_instance> instance() {
@@ -186,18 +186,20 @@ TEST_CASE("window configuration errors carry positions") {
   CHECK(p[3] == "w.yaml:5:96: aggregate 'o': sum() needs a number");
 }
 
-TEST_CASE("grouping not covered by partitioned_by is refused on several partitions") {
-  fixture multi("{group_by: [page], tumbling: 1s, aggregate: {n: count()}}", 3);
-  CHECK_FALSE(multi.step);
-  REQUIRE(multi.problems().size() == 1);
-  CHECK(multi.problems()[0].rfind("w.yaml:5:24: group_by is not covered by source.partitioned_by",
-                                  0) == 0);
-  fixture unknown("{group_by: [page], tumbling: 1s, aggregate: {n: count()}}", std::nullopt);
-  CHECK_FALSE(unknown.step);
-  fixture single("{group_by: [page], tumbling: 1s, aggregate: {n: count()}}", 1);
-  CHECK(single.step);
-  fixture superset("{group_by: [page, user], tumbling: 1s, aggregate: {n: count()}}", 3);
-  CHECK(superset.step);
+TEST_CASE("a window names its group fields and keys a record by its group") {
+  fixture f("{group_by: [page, user], tumbling: 1s, aggregate: {n: count()}}");
+  REQUIRE(f.step);
+  REQUIRE(f.step->group_fields());
+  CHECK(*f.step->group_fields() == std::vector<std::string>{"page", "user"});
+  auto v = core::parse_json(R"({"page":"/a","user":7,"x":1})");
+  REQUIRE(v.ok());
+  auto k = f.step->group_key(ops::event{std::move(*v), std::nullopt, 0, nullptr});
+  REQUIRE(k.ok());
+  CHECK(*k == R"(["/a",7])");
+  auto missing = core::parse_json(R"({"x":1})");
+  auto k2 = f.step->group_key(ops::event{std::move(*missing), std::nullopt, 0, nullptr});
+  REQUIRE(k2.ok());
+  CHECK(*k2 == "[null,null]");
 }
 
 TEST_CASE("stateful steps need an id") {
@@ -207,7 +209,7 @@ TEST_CASE("stateful steps need an id") {
       "aggregate: {n: count()}}\n  - frobnicate: 1\nsink: {topic: out}\n",
       diag);
   metrics::registry reg;
-  ops::build_context ctx{*spec, 1, reg};
+  ops::build_context ctx{*spec, reg};
   CHECK_FALSE(ops::build_step(spec->steps[0], ctx, diag));
   CHECK_FALSE(ops::build_step(spec->steps[1], ctx, diag));
   REQUIRE(diag.list().size() == 2);
