@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 
 #include "app/commands.h"
@@ -57,10 +58,21 @@ int explain(const std::string& file) {
     }
   }
   out += "  steps:\n";
-  for (const auto& st : t.steps) {
+  const auto regrouping = runtime::regrouping_steps(t);
+  auto regroups = [&](std::size_t i) {
+    return std::find(regrouping.begin(), regrouping.end(), i) != regrouping.end();
+  };
+  for (std::size_t i = 0; i < t.steps.size(); ++i) {
+    const auto& st = t.steps[i];
+    if (regroups(i)) {
+      out += "    -- repartition by the group key of " + st->name() + " through " +
+             runtime::repartition_topic(s.name, st->name()) +
+             " (its group_by is not covered by the partitioning before it; not needed when " +
+             s.source.topics.front() + " has one partition)\n";
+    }
     std::string text = st->explain();
-    for (std::size_t i = 0; (i = text.find('\n', i)) != std::string::npos; i += 5)
-      text.insert(i + 1, "    ");
+    for (std::size_t at = 0; (at = text.find('\n', at)) != std::string::npos; at += 5)
+      text.insert(at + 1, "    ");
     out += "    " + text + "\n";
     if (st->stateful())
       out += "      state:     " + s.name + "." + st->name() +
@@ -98,7 +110,7 @@ int explain(const std::string& file) {
   }
   out += "\n";
   const auto logs = runtime::changelogs(t);
-  if (logs.empty()) {
+  if (logs.empty() && regrouping.empty()) {
     out += "  internal topics: none (no stateful step)\n";
   } else {
     out += "  internal topics (created by weir run when missing):\n";
@@ -107,6 +119,13 @@ int explain(const std::string& file) {
              ", compacted, one partition per "
              "partition of " +
              s.source.topics.front() + "\n";
+    }
+    for (std::size_t i : regrouping) {
+      out += "    " + runtime::repartition_topic(s.name, t.steps[i]->name()) +
+             ": records keyed by the group key of " + t.steps[i]->name() +
+             " and the upstream watermarks, one partition per partition of " +
+             s.source.topics.front() +
+             ", records deleted once read (only when it has several partitions)\n";
     }
   }
   if (s.processing.delivery == config::guarantee::exactly_once) {

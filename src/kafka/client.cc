@@ -162,10 +162,15 @@ class rebalance_handler final : public RdKafka::RebalanceCb {
     const bool cooperative = c->rebalance_protocol() == "COOPERATIVE";
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
       auto starts = listener_.assigned(to_tps(parts));
+      std::vector<RdKafka::TopicPartition*> held_parts;
       for (auto* p : parts) {
         p->set_offset(use_committed);
         for (const auto& s : starts) {
-          if (s.tp.topic == p->topic() && s.tp.partition == p->partition()) p->set_offset(s.offset);
+          if (s.tp.topic != p->topic() || s.tp.partition != p->partition()) continue;
+          if (s.offset == held)
+            held_parts.push_back(p);
+          else
+            p->set_offset(s.offset);
         }
       }
       if (cooperative) {
@@ -173,6 +178,12 @@ class rebalance_handler final : public RdKafka::RebalanceCb {
         if (e) core::log::error("incremental assign failed", {{"error", e->str()}});
       } else {
         c->assign(parts);
+      }
+      // Before any fetch: nothing of them is read until resume().
+      if (!held_parts.empty()) {
+        if (auto e = c->pause(held_parts); e != RdKafka::ERR_NO_ERROR) {
+          core::log::error("pausing partitions failed", {{"error", RdKafka::err2str(e)}});
+        }
       }
     } else {
       listener_.revoked(to_tps(parts), c->assignment_lost());
@@ -290,6 +301,27 @@ class rdkafka_consumer final : public consumer {
     if (e != RdKafka::ERR_NO_ERROR && e != RdKafka::ERR__NO_OFFSET) {
       return kafka_error("committing offsets", RdKafka::err2str(e));
     }
+    return {};
+  }
+
+  core::status resume(const std::vector<partition_offset>& starts) override {
+    if (starts.empty()) return {};
+    std::vector<RdKafka::TopicPartition*> parts;
+    std::string problem;
+    for (const auto& s : starts) {
+      auto* p = RdKafka::TopicPartition::create(s.tp.topic, s.tp.partition);
+      parts.push_back(p);
+      if (s.offset == use_committed) continue;
+      std::unique_ptr<RdKafka::TopicPartition> at(
+          RdKafka::TopicPartition::create(s.tp.topic, s.tp.partition, s.offset));
+      if (auto e = c_->seek(*at, 10000); e != RdKafka::ERR_NO_ERROR) {
+        problem = s.tp.topic + "/" + std::to_string(s.tp.partition) + ": " + RdKafka::err2str(e);
+      }
+    }
+    auto e = c_->resume(parts);
+    RdKafka::TopicPartition::destroy(parts);
+    if (!problem.empty()) return kafka_error("seeking to the restored offset", problem);
+    if (e != RdKafka::ERR_NO_ERROR) return kafka_error("resuming partitions", RdKafka::err2str(e));
     return {};
   }
 

@@ -64,103 +64,146 @@ core::result<bool> changelog_empty(const topology& t, const stage& stg,
   return std::all_of(b->begin(), b->end(), [](const auto& x) { return x.high <= x.low; });
 }
 
-core::result<std::vector<changelog_restore>> restore_from_changelog(
+// One changelog partition being read.
+struct changelog_restore_job::reading {
+  std::size_t partition_index;
+  kafka::partition_reader::partition_bounds bound;
+  std::unique_ptr<state::changelog_applier> applier;
+  bool done = false;
+};
+
+changelog_restore_job::changelog_restore_job(const topology& t, const stage& stg,
+                                             state::database& db,
+                                             kafka::partition_reader& reader,
+                                             std::vector<std::int32_t> partitions,
+                                             metrics::counter* restored)
+    : topology_(t),
+      stage_(stg),
+      db_(db),
+      reader_(reader),
+      partitions_(std::move(partitions)),
+      restored_(restored),
+      out_(partitions_.size()) {}
+
+changelog_restore_job::~changelog_restore_job() {
+  // Nothing more is fetched (or held in the reader's queue) until the next restore.
+  if (reading_) (void)reader_.assign({});
+}
+
+core::result<std::unique_ptr<changelog_restore_job>> changelog_restore_job::start(
     const topology& t, const stage& stg, state::database& db, kafka::partition_reader& reader,
-    const std::vector<std::int32_t>& partitions, metrics::counter* restored) {
-  std::vector<changelog_restore> out(partitions.size());
-  const auto logs = changelogs(t, &stg);
-  if (logs.empty() || partitions.empty()) return out;
+    std::vector<std::int32_t> partitions, metrics::counter* restored) {
+  std::unique_ptr<changelog_restore_job> job(
+      new changelog_restore_job(t, stg, db, reader, std::move(partitions), restored));
+  if (auto st = job->begin(); !st) return st.err();
+  return job;
+}
+
+core::status changelog_restore_job::begin() {
+  const auto logs = changelogs(topology_, &stage_);
+  if (logs.empty() || partitions_.empty()) return {};
   std::vector<kafka::topic_partition> tps;
-  for (auto p : partitions) {
+  for (auto p : partitions_) {
     for (const auto& c : logs) tps.push_back({c.topic, p});
   }
-  auto b = reader.bounds(tps, metadata_timeout);
+  auto b = reader_.bounds(tps, metadata_timeout);
   if (!b) return std::move(b).err();
   const auto& bounds = *b;  // bounds[i * logs.size() + j]: partition i, changelog j
 
   std::vector<state::store*> stores;
   for (const auto& c : logs) {
-    auto s = db.open_store(c.store);
+    auto s = db_.open_store(c.store);
     if (!s) return std::move(s).err();
     stores.push_back(*s);
   }
-  // One applier per changelog partition holding records.
-  struct reading {
-    std::size_t partition_index;
-    std::size_t log_index;
-    kafka::partition_reader::partition_bounds bound;
-    std::unique_ptr<state::changelog_applier> applier;
-    bool done = false;
-  };
-  std::vector<reading> reads;
   std::vector<kafka::partition_offset> starts;
-  for (std::size_t i = 0; i < partitions.size(); ++i) {
+  for (std::size_t i = 0; i < partitions_.size(); ++i) {
     for (std::size_t j = 0; j < logs.size(); ++j) {
       const auto& bound = bounds[i * logs.size() + j];
-      if (bound.high > bound.low) out[i].found = true;
+      if (bound.high > bound.low) out_[i].found = true;
     }
-    if (!out[i].found) continue;
-    const std::string prefix = state::partition_prefix(partitions[i]);
+    if (!out_[i].found) continue;
+    const std::string prefix = state::partition_prefix(partitions_[i]);
     for (auto* s : stores) {
-      if (auto st = db.drop_partition(*s, prefix); !st) return st.err();
+      if (auto st = db_.drop_partition(*s, prefix); !st) return st;
     }
     for (std::size_t j = 0; j < logs.size(); ++j) {
       const auto& bound = bounds[i * logs.size() + j];
       if (bound.high <= bound.low) continue;
-      reads.push_back({i, j, bound, std::make_unique<state::changelog_applier>(db, *stores[j])});
+      reads_.push_back(reading{i, bound, std::make_unique<state::changelog_applier>(db_, *stores[j])});
       starts.push_back({bound.tp, kafka::from_beginning});
     }
   }
-  if (!reads.empty()) {
-    if (auto st = reader.assign(starts); !st) return st.err();
-    auto find = [&](std::string_view topic, std::int32_t partition) -> reading* {
-      for (auto& r : reads) {
-        if (r.bound.tp.partition == partition && r.bound.tp.topic == topic) return &r;
-      }
-      return nullptr;
-    };
-    std::size_t left = reads.size();
-    auto last_read = std::chrono::steady_clock::now();
-    while (left > 0) {
-      auto item = reader.poll(std::chrono::milliseconds(200));
-      if (!item) return std::move(item).err();
-      reading* r = nullptr;
-      if (item->record) {
-        const auto& v = item->record->view();
-        r = find(v.topic, v.partition);
-        if (!r || r->done) continue;
-        if (auto st = r->applier->add(v.key.value_or(std::string_view()), v.value); !st) {
-          return core::error{st.err().code, std::string(v.topic) + "/" +
-                                                std::to_string(v.partition) + "@" +
-                                                std::to_string(v.offset) + ": " + st.err().message};
-        }
-        if (restored) restored->inc();
-        last_read = std::chrono::steady_clock::now();
-        // The end offset may be a transaction marker: the end of partition
-        // ends the read then.
-        if (v.offset + 1 < r->bound.high) continue;
-      } else if (item->end_of_partition) {
-        r = find(item->end_of_partition->topic, item->end_of_partition->partition);
-        if (!r || r->done) continue;
-      } else {
-        if (std::chrono::steady_clock::now() - last_read > stall_timeout) {
-          return core::error{core::errc::kafka,
-                             "restoring from changelogs: no record and no end of partition for " +
-                                 std::to_string(stall_timeout.count()) + " s"};
-        }
-        continue;
-      }
-      r->done = true;
-      --left;
-    }
-    // Nothing more is fetched (or held in the reader's queue) until the next restore.
-    if (auto st = reader.assign({}); !st) return st.err();
+  left_ = reads_.size();
+  if (!reads_.empty()) {
+    if (auto st = reader_.assign(starts); !st) return st;
+    reading_ = true;
   }
+  last_read_ = std::chrono::steady_clock::now();
+  return {};
+}
+
+core::result<bool> changelog_restore_job::step(std::chrono::milliseconds budget) {
+  if (finished_) return true;
+  const auto until = std::chrono::steady_clock::now() + budget;
+  auto find = [&](std::string_view topic, std::int32_t partition) -> reading* {
+    for (auto& r : reads_) {
+      if (r.bound.tp.partition == partition && r.bound.tp.topic == topic) return &r;
+    }
+    return nullptr;
+  };
+  while (left_ > 0) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= until) return false;
+    auto wait = std::min<std::chrono::milliseconds>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(until - now),
+        std::chrono::milliseconds(200));
+    auto item = reader_.poll(std::max(wait, std::chrono::milliseconds(1)));
+    if (!item) return std::move(item).err();
+    reading* r = nullptr;
+    if (item->record) {
+      const auto& v = item->record->view();
+      r = find(v.topic, v.partition);
+      if (!r || r->done) continue;
+      if (auto st = r->applier->add(v.key.value_or(std::string_view()), v.value); !st) {
+        return core::error{st.err().code, std::string(v.topic) + "/" +
+                                              std::to_string(v.partition) + "@" +
+                                              std::to_string(v.offset) + ": " + st.err().message};
+      }
+      if (restored_) restored_->inc();
+      last_read_ = std::chrono::steady_clock::now();
+      // The end offset may be a transaction marker: the end of partition
+      // ends the read then.
+      if (v.offset + 1 < r->bound.high) continue;
+    } else if (item->end_of_partition) {
+      r = find(item->end_of_partition->topic, item->end_of_partition->partition);
+      if (!r || r->done) continue;
+    } else {
+      if (std::chrono::steady_clock::now() - last_read_ > stall_timeout) {
+        return core::error{core::errc::kafka,
+                           "restoring from changelogs: no record and no end of partition for " +
+                               std::to_string(stall_timeout.count()) + " s"};
+      }
+      continue;
+    }
+    r->done = true;
+    --left_;
+  }
+  if (reading_) {
+    if (auto st = reader_.assign({}); !st) return st.err();
+    reading_ = false;
+  }
+  if (auto st = finish(); !st) return st.err();
+  finished_ = true;
+  return true;
+}
+
+core::status changelog_restore_job::finish() {
   // Per partition: the lowest progress of its changelogs (they are equal but
   // after a crash during an at_least_once flush).
-  std::vector<std::optional<state::progress>> lowest(partitions.size());
-  std::vector<bool> differ(partitions.size(), false);
-  for (auto& r : reads) {
+  std::vector<std::optional<state::progress>> lowest(partitions_.size());
+  std::vector<bool> differ(partitions_.size(), false);
+  for (auto& r : reads_) {
     auto dropped = r.applier->finish();
     if (!dropped) return std::move(dropped).err();
     if (*dropped > 0) {
@@ -169,30 +212,42 @@ core::result<std::vector<changelog_restore>> restore_from_changelog(
                        {"partition", std::to_string(r.bound.tp.partition)},
                        {"records", std::to_string(*dropped)}});
     }
-    out[r.partition_index].records += r.applier->records();
+    out_[r.partition_index].records += r.applier->records();
     auto& low = lowest[r.partition_index];
     if (const auto& pr = r.applier->last_progress()) {
       if (low && low->next_offset != pr->next_offset) differ[r.partition_index] = true;
       if (!low || pr->next_offset < low->next_offset) low = *pr;
     }
   }
-  for (std::size_t i = 0; i < partitions.size(); ++i) {
-    if (!out[i].found) continue;
+  for (std::size_t i = 0; i < partitions_.size(); ++i) {
+    if (!out_[i].found) continue;
     if (differ[i]) {
       core::log::warn(
           "changelogs of one partition end at different offsets; resuming from the lowest",
-          {{"partition", std::to_string(partitions[i])}});
+          {{"partition", std::to_string(partitions_[i])}});
     }
     // The progress goes last: a restore interrupted before it trails the
     // group's offsets again and starts over. Without one, the partition's
     // state is empty and its input is read from the beginning.
-    out[i].progress = lowest[i];
+    out_[i].progress = lowest[i];
     state::write_batch batch;
-    batch.put_progress({t.spec.name, stg.input, partitions[i]},
+    batch.put_progress({topology_.spec.name, stage_.input, partitions_[i]},
                        lowest[i].value_or(state::progress{0, core::min_time}));
-    if (auto st = db.write(batch); !st) return st.err();
+    if (auto st = db_.write(batch); !st) return st;
   }
-  return out;
+  return {};
+}
+
+core::result<std::vector<changelog_restore>> restore_from_changelog(
+    const topology& t, const stage& stg, state::database& db, kafka::partition_reader& reader,
+    const std::vector<std::int32_t>& partitions, metrics::counter* restored) {
+  auto job = changelog_restore_job::start(t, stg, db, reader, partitions, restored);
+  if (!job) return std::move(job).err();
+  for (;;) {
+    auto done = (*job)->step(std::chrono::seconds(1));
+    if (!done) return std::move(done).err();
+    if (*done) return (*job)->results();
+  }
 }
 
 }  // namespace weir::runtime

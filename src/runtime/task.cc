@@ -274,6 +274,11 @@ std::optional<std::int64_t> header_number(const core::record_view& r, std::strin
 void task::publish_watermark() {
   const core::millis wm = watermark_.current();
   if (wm == published_ || wm == core::min_time) return;
+  // At most every 200 ms (Flink's default watermark interval): each one is
+  // a record per partition of the repartition topic.
+  const core::millis now = clock_.now();
+  if (published_ != core::min_time && now < next_publish_) return;
+  next_publish_ = now + 200;
   published_ = wm;
   const std::string value = std::to_string(wm);
   const std::string from = std::to_string(partition_);

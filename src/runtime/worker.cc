@@ -103,6 +103,7 @@ void worker::run(const std::atomic<bool>& stop) {
   // queued, an assignment among them, and they use consumer_.
   close_consumer();
   consumer_.reset();
+  restore_job_.reset();  // reads through the changelog reader
   changelog_reader_.reset();
   producer_.reset();
   if (st) {
@@ -136,7 +137,8 @@ core::status worker::loop(const std::atomic<bool>& stop) {
   auto next_checkpoint = std::chrono::steady_clock::now() + interval;
   auto next_tick = std::chrono::steady_clock::now();
   while (!stop.load(std::memory_order_relaxed)) {
-    auto m = consumer_->poll(std::chrono::milliseconds(100));
+    if (auto st = advance_restore(); !st) return st;
+    auto m = consumer_->poll(std::chrono::milliseconds(restore_job_ ? 0 : 100));
     if (!m) return std::move(m).err();
     if (!deferred_.ok()) return std::exchange(deferred_, {});
     if (*m) {
@@ -316,33 +318,6 @@ core::result<kafka::partition_reader*> worker::changelog_reader() {
   return changelog_reader_.get();
 }
 
-core::result<std::vector<bool>> worker::restore_from_changelog(
-    std::size_t st, const std::vector<std::int32_t>& partitions) {
-  auto reader = changelog_reader();
-  if (!reader) return std::move(reader).err();
-  const auto started = std::chrono::steady_clock::now();
-  auto restored = runtime::restore_from_changelog(topology_, topology_.stages[st], db_, **reader,
-                                                  partitions, changelog_restored_);
-  if (!restored) return std::move(restored).err();
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::vector<bool> found;
-  for (std::size_t i = 0; i < partitions.size(); ++i) {
-    const auto& r = (*restored)[i];
-    found.push_back(r.found);
-    if (!r.found) continue;
-    restore_seconds_->observe(seconds);
-    core::log::info("state restored from the changelog",
-                    {{"worker", name_},
-                     {"topic", topology_.stages[st].input},
-                     {"partition", std::to_string(partitions[i])},
-                     {"records", std::to_string(r.records)},
-                     {"next_offset", r.progress ? std::to_string(r.progress->next_offset) : "none"},
-                     {"seconds", std::to_string(seconds)}});
-  }
-  return found;
-}
-
 std::vector<kafka::partition_offset> worker::on_assigned(
     const std::vector<kafka::topic_partition>& tps) {
   std::vector<kafka::partition_offset> starts;
@@ -363,7 +338,6 @@ std::vector<kafka::partition_offset> worker::on_assigned(
 void worker::assign_stage(std::size_t si, const std::vector<kafka::topic_partition>& tps,
                           std::vector<kafka::partition_offset>& starts) {
   const stage& st = topology_.stages[si];
-  const auto& logs = changelogs_[si];
   // The group's committed offsets say which outputs are already written
   // (exactly_once: committed in a transaction; at_least_once: flushed before
   // the offsets were committed). Local state that trails them (a partition
@@ -375,94 +349,163 @@ void worker::assign_stage(std::size_t si, const std::vector<kafka::topic_partiti
     if (deferred_.ok()) deferred_ = std::move(c).err();
     return;
   }
-  const std::vector<kafka::partition_offset> committed = std::move(*c);
-  auto group_offset = [&](const kafka::topic_partition& tp) {
+  for (const auto& tp : tps) {
     std::int64_t group = kafka::use_committed;
-    for (const auto& o : committed) {
+    for (const auto& o : *c) {
       if (o.tp == tp) group = o.offset;
     }
-    return group;
-  };
-  // Partitions whose local state trails the group's offsets are restored
-  // from the changelogs first, all together.
-  std::vector<std::int32_t> trailing;
-  std::set<std::int32_t> restored_partitions;
-  if (!logs.empty()) {
-    for (const auto& tp : tps) {
+    if (!changelogs_[si].empty() && group >= 0) {
       auto pr = db_.read_progress({topology_.spec.name, st.input, tp.partition});
       if (!pr) {
         if (deferred_.ok()) deferred_ = std::move(pr).err();
         return;
       }
-      const std::int64_t group = group_offset(tp);
-      if (group >= 0 && (!*pr || (*pr)->next_offset < group)) trailing.push_back(tp.partition);
+      if (!*pr || (*pr)->next_offset < group) {
+        // Restored between polls, outside this callback: a large state
+        // must not keep the consumer from polling (max.poll.interval.ms).
+        to_restore_.push_back({si, tp, group});
+        restoring_.fetch_add(1, std::memory_order_relaxed);
+        restoring_gauge_->add(1);
+        starts.push_back({tp, kafka::held});
+        core::log::info("partition assigned",
+                        {{"worker", name_},
+                         {"topic", tp.topic},
+                         {"partition", std::to_string(tp.partition)},
+                         {"start", "after restoring its state from the changelogs"}});
+        continue;
+      }
     }
-  }
-  if (!trailing.empty()) {
-    restoring_.fetch_add(static_cast<int>(trailing.size()), std::memory_order_relaxed);
-    restoring_gauge_->add(static_cast<double>(trailing.size()));
-    auto found = restore_from_changelog(si, trailing);
-    restoring_.fetch_sub(static_cast<int>(trailing.size()), std::memory_order_relaxed);
-    restoring_gauge_->add(-static_cast<double>(trailing.size()));
-    if (!found) {
-      if (deferred_.ok()) deferred_ = std::move(found).err();
-      return;
-    }
-    for (std::size_t i = 0; i < trailing.size(); ++i) {
-      if ((*found)[i]) restored_partitions.insert(trailing[i]);
-    }
-  }
-  // A stage without state has nothing to rebuild: it starts at the
-  // group's offset.
-  bool stateful = false;
-  for (std::size_t i = st.first_step; i < st.end_step; ++i)
-    stateful = stateful || topology_.steps[i]->stateful();
-  for (const auto& tp : tps) {
-    const task_key key{si, tp.partition};
-    auto t = std::make_unique<task>(topology_, st, tp.partition, db_, *sink_, *errors_, clock_);
-    auto start = t->restore();
+    auto start = make_task(si, tp, group, false);
     if (!start) {
       if (deferred_.ok()) deferred_ = std::move(start).err();
       continue;
     }
-    const std::int64_t group = group_offset(tp);
-    const bool restored = restored_partitions.count(tp.partition) > 0;
-    if (!restored && *start && !logs.empty()) {
-      // Local state the changelog does not hold (from before changelogs):
-      // logged in full at the next checkpoint.
-      auto reader = changelog_reader();
-      auto empty = reader ? changelog_empty(topology_, st, **reader, tp.partition)
-                          : core::result<bool>(std::move(reader).err());
-      if (!empty) {
-        if (deferred_.ok()) deferred_ = std::move(empty).err();
+    starts.push_back({tp, *start});
+  }
+}
+
+core::result<std::int64_t> worker::make_task(std::size_t si, const kafka::topic_partition& tp,
+                                             std::int64_t group, bool restored) {
+  const stage& st = topology_.stages[si];
+  const task_key key{si, tp.partition};
+  auto t = std::make_unique<task>(topology_, st, tp.partition, db_, *sink_, *errors_, clock_);
+  auto start = t->restore();
+  if (!start) return std::move(start).err();
+  if (!restored && *start && !changelogs_[si].empty()) {
+    // Local state the changelog does not hold (from before changelogs):
+    // logged in full at the next checkpoint.
+    auto reader = changelog_reader();
+    if (!reader) return std::move(reader).err();
+    auto empty = changelog_empty(topology_, st, **reader, tp.partition);
+    if (!empty) return std::move(empty).err();
+    if (*empty) seed_.insert(key);
+  }
+  // A stage without state has nothing to rebuild: it starts at the group's
+  // offset.
+  bool stateful = false;
+  for (std::size_t i = st.first_step; i < st.end_step; ++i)
+    stateful = stateful || topology_.steps[i]->stateful();
+  if (!stateful && group >= 0 && (!*start || **start < group)) {
+    *start = group;
+  } else if (group >= 0 && (!*start || **start < group)) {
+    // From the local checkpoint, or with no local state from the start.
+    t->replay_until(group);
+    restoring_.fetch_add(1, std::memory_order_relaxed);
+    restoring_gauge_->add(1);
+    restore_started_[key] = std::chrono::steady_clock::now();
+    *start = start->value_or(kafka::from_beginning);
+    core::log::info("replaying to rebuild state", {{"worker", name_},
+                                                   {"topic", tp.topic},
+                                                   {"partition", std::to_string(tp.partition)},
+                                                   {"from", std::to_string(**start)},
+                                                   {"until", std::to_string(group)}});
+  }
+  std::string from = *start ? std::to_string(**start) : "committed offset";
+  core::log::info("partition assigned", {{"worker", name_},
+                                         {"topic", tp.topic},
+                                         {"partition", std::to_string(tp.partition)},
+                                         {"start", from}});
+  tasks_[key] = std::move(t);
+  assigned_->add(1);
+  return start->value_or(kafka::use_committed);
+}
+
+core::status worker::advance_restore() {
+  if (!restore_job_) {
+    if (to_restore_.empty()) return {};
+    // One job for every waiting partition of one stage.
+    const std::size_t si = to_restore_.front().stage;
+    std::vector<std::int32_t> partitions;
+    for (auto it = to_restore_.begin(); it != to_restore_.end();) {
+      if (it->stage != si) {
+        ++it;
         continue;
       }
-      if (*empty) seed_.insert(key);
+      partitions.push_back(it->tp.partition);
+      in_job_.push_back(*it);
+      it = to_restore_.erase(it);
     }
-    if (!stateful && group >= 0 && (!*start || **start < group)) {
-      *start = group;
-    } else if (group >= 0 && (!*start || **start < group)) {
-      // From the local checkpoint, or with no local state from the start.
-      t->replay_until(group);
-      restoring_.fetch_add(1, std::memory_order_relaxed);
-      restoring_gauge_->add(1);
-      restore_started_[key] = std::chrono::steady_clock::now();
-      *start = start->value_or(kafka::from_beginning);
-      core::log::info("replaying to rebuild state", {{"worker", name_},
-                                                     {"topic", tp.topic},
-                                                     {"partition", std::to_string(tp.partition)},
-                                                     {"from", std::to_string(**start)},
-                                                     {"until", std::to_string(group)}});
-    }
-    std::string from = *start ? std::to_string(**start) : "committed offset";
-    core::log::info("partition assigned", {{"worker", name_},
-                                           {"topic", tp.topic},
-                                           {"partition", std::to_string(tp.partition)},
-                                           {"start", from}});
-    starts.push_back({tp, start->value_or(kafka::use_committed)});
-    tasks_[key] = std::move(t);
-    assigned_->add(1);
+    auto reader = changelog_reader();
+    if (!reader) return std::move(reader).err();
+    auto job = changelog_restore_job::start(topology_, topology_.stages[si], db_, **reader,
+                                            std::move(partitions), changelog_restored_);
+    if (!job) return std::move(job).err();
+    restore_job_ = std::move(*job);
+    job_started_ = std::chrono::steady_clock::now();
   }
+  auto done = restore_job_->step(std::chrono::milliseconds(100));
+  if (!done) return std::move(done).err();
+  if (!*done) return {};
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - job_started_).count();
+  const auto& results = restore_job_->results();
+  std::vector<kafka::partition_offset> starts;
+  for (std::size_t i = 0; i < in_job_.size(); ++i) {
+    const auto& h = in_job_[i];
+    const auto& r = results[i];
+    restoring_.fetch_sub(1, std::memory_order_relaxed);
+    restoring_gauge_->add(-1);
+    if (r.found) {
+      restore_seconds_->observe(seconds);
+      core::log::info(
+          "state restored from the changelog",
+          {{"worker", name_},
+           {"topic", h.tp.topic},
+           {"partition", std::to_string(h.tp.partition)},
+           {"records", std::to_string(r.records)},
+           {"next_offset", r.progress ? std::to_string(r.progress->next_offset) : "none"},
+           {"seconds", std::to_string(seconds)}});
+    }
+    auto start = make_task(h.stage, h.tp, h.group, r.found);
+    if (!start) return std::move(start).err();
+    starts.push_back({h.tp, *start});
+  }
+  restore_job_.reset();
+  in_job_.clear();
+  return consumer_->resume(starts);
+}
+
+// A held partition revoked before its restore finished: a job restoring it
+// is abandoned (the others of the job wait again); its local state trails
+// and is restored again wherever it goes next.
+void worker::drop_restore(const kafka::topic_partition& tp) {
+  for (auto it = to_restore_.begin(); it != to_restore_.end(); ++it) {
+    if (it->tp == tp) {
+      to_restore_.erase(it);
+      restoring_.fetch_sub(1, std::memory_order_relaxed);
+      restoring_gauge_->add(-1);
+      return;
+    }
+  }
+  auto it = std::find_if(in_job_.begin(), in_job_.end(),
+                         [&](const held_partition& h) { return h.tp == tp; });
+  if (it == in_job_.end()) return;
+  in_job_.erase(it);
+  restoring_.fetch_sub(1, std::memory_order_relaxed);
+  restoring_gauge_->add(-1);
+  restore_job_.reset();
+  to_restore_.insert(to_restore_.begin(), in_job_.begin(), in_job_.end());
+  in_job_.clear();
 }
 
 void worker::on_revoked(const std::vector<kafka::topic_partition>& tps, bool lost) {
@@ -476,6 +519,7 @@ void worker::on_revoked(const std::vector<kafka::topic_partition>& tps, bool los
     const task_key key{topology_.stage_index(*st), tp.partition};
     seed_.erase(key);
     purgeable_.erase(tp);
+    drop_restore(tp);
     if (auto it = tasks_.find(key);
         it != tasks_.end() && it->second->replaying(it->second->next_offset())) {
       restore_done(key);

@@ -72,6 +72,9 @@ struct partition_offset {
 // earliest), or from the partition's first record.
 inline constexpr std::int64_t use_committed = -1001;
 inline constexpr std::int64_t from_beginning = -2;
+// A start that an assignment leaves open: the partition is assigned paused,
+// and its owner resumes it later at the offset it decides (consumer::resume).
+inline constexpr std::int64_t held = -1002;
 
 // A consumed message; its view is valid while the message lives.
 class message {
@@ -84,7 +87,7 @@ class message {
 // (inside poll), so the owner of the consumer can act on them in order.
 struct rebalance_listener {
   // Newly assigned partitions; returns where to start reading each (an
-  // offset, or use_committed).
+  // offset, use_committed, or held).
   std::function<std::vector<partition_offset>(const std::vector<topic_partition>&)> assigned;
   // Partitions about to be taken away; the owner checkpoints them before
   // returning. `lost` is true when they were already lost (no commit possible).
@@ -111,6 +114,9 @@ class consumer {
   // failure is logged): the local checkpoint is what a restart trusts, and a
   // commit during a rebalance must not hold the worker up.
   virtual core::status commit(const std::vector<partition_offset>& offsets) = 0;
+  // Starts fetching partitions assigned `held`, each from its offset (or
+  // use_committed).
+  virtual core::status resume(const std::vector<partition_offset>& starts) = 0;
   // Leaves the group (revoking every partition through the listener).
   virtual void close() = 0;
 };

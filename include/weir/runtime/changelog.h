@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -40,6 +41,51 @@ struct changelog_restore {
   // found (the partition's state is then empty).
   std::optional<state::progress> progress;
   std::uint64_t records = 0;  // records read
+};
+
+// A restore from the changelogs (restore_from_changelog below) that the
+// worker advances a little at a time between polls of its consumer, so that
+// a large state does not stop it from serving the group.
+class changelog_restore_job {
+ public:
+  // Drops the local state of the partitions the changelogs hold anything of
+  // and starts reading those changelog partitions.
+  static core::result<std::unique_ptr<changelog_restore_job>> start(
+      const topology& t, const stage& st, state::database& db, kafka::partition_reader& reader,
+      std::vector<std::int32_t> partitions, metrics::counter* restored);
+  // Stops reading. A job left unfinished has written no progress record:
+  // the partitions trail the group's offsets and are restored again.
+  ~changelog_restore_job();
+  changelog_restore_job(const changelog_restore_job&) = delete;
+  changelog_restore_job& operator=(const changelog_restore_job&) = delete;
+
+  // Reads and applies records for at most about `budget`; true once every
+  // partition is restored and its progress written.
+  core::result<bool> step(std::chrono::milliseconds budget);
+  const std::vector<std::int32_t>& partitions() const noexcept { return partitions_; }
+  // One per partition, in order; complete once step() returned true.
+  const std::vector<changelog_restore>& results() const noexcept { return out_; }
+
+ private:
+  struct reading;
+  changelog_restore_job(const topology& t, const stage& st, state::database& db,
+                        kafka::partition_reader& reader, std::vector<std::int32_t> partitions,
+                        metrics::counter* restored);
+  core::status begin();
+  core::status finish();
+
+  const topology& topology_;
+  const stage& stage_;
+  state::database& db_;
+  kafka::partition_reader& reader_;
+  std::vector<std::int32_t> partitions_;
+  metrics::counter* restored_;
+  std::vector<changelog_restore> out_;
+  std::vector<reading> reads_;
+  std::size_t left_ = 0;
+  bool reading_ = false;  // the reader is assigned the changelog partitions
+  bool finished_ = false;
+  std::chrono::steady_clock::time_point last_read_;
 };
 
 // Replaces the local state of each of `partitions` of stage `st` (every

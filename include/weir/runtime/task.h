@@ -136,6 +136,7 @@ class task {
   std::vector<core::millis> upstream_;
   // Output to a repartition topic: the watermark last written there.
   core::millis published_ = core::min_time;
+  core::millis next_publish_ = core::min_time;  // wall clock
 };
 
 }  // namespace weir::runtime

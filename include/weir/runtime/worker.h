@@ -61,14 +61,21 @@ class worker {
   // Adds a task's checkpoint to `batch` and produces its changes and
   // progress to the changelog partitions.
   core::status checkpoint_task(const task_key& key, task& t, state::write_batch& batch);
-  // Replaces the trailing local state of `partitions` of stage `st` with
-  // the changelogs' (where they hold any: true); tasks made afterwards start
-  // from the restored progress.
-  core::result<std::vector<bool>> restore_from_changelog(
-      std::size_t st, const std::vector<std::int32_t>& partitions);
-  // Makes the tasks of the newly assigned `tps`, all of stage `st`.
+  // Makes the tasks of the newly assigned `tps`, all of stage `st`; those
+  // whose local state trails the group's offsets are assigned held and
+  // restored from the changelogs by advance_restore() first.
   void assign_stage(std::size_t st, const std::vector<kafka::topic_partition>& tps,
                     std::vector<kafka::partition_offset>& starts);
+  // Makes the task of one assigned partition and returns where it starts
+  // reading; `restored`: its state was just restored from the changelogs.
+  // `group` is the group's committed offset.
+  core::result<std::int64_t> make_task(std::size_t st, const kafka::topic_partition& tp,
+                                       std::int64_t group, bool restored);
+  // Advances the restore from the changelogs by a slice of time, between
+  // polls (the consumer keeps serving the group meanwhile); once a job is
+  // done, makes its tasks and resumes their partitions.
+  core::status advance_restore();
+  void drop_restore(const kafka::topic_partition& tp);
   // Deletes the records of repartition topics that this worker's tasks have
   // committed past (after a checkpoint, at most every purge interval).
   void purge_repartition_topics();
@@ -96,6 +103,17 @@ class worker {
   metrics::gauge* restoring_gauge_ = nullptr;
   metrics::histogram* restore_seconds_ = nullptr;
   std::map<task_key, std::chrono::steady_clock::time_point> restore_started_;
+  // Partitions assigned held until their state is restored from the
+  // changelogs: waiting, and those of the job running (one stage at a time).
+  struct held_partition {
+    std::size_t stage;
+    kafka::topic_partition tp;
+    std::int64_t group;  // the group's committed offset
+  };
+  std::vector<held_partition> to_restore_;
+  std::vector<held_partition> in_job_;
+  std::unique_ptr<changelog_restore_job> restore_job_;
+  std::chrono::steady_clock::time_point job_started_{};
   // Changelog topics of the stateful steps, by stage; the reader restores
   // from them.
   std::vector<std::vector<changelog>> changelogs_;

@@ -64,13 +64,6 @@ struct message {
   }
 };
 
-// Reads an output record back as the next stage consumes it.
-message consumed(const core::output_record& out) {
-  message m{out.topic, out.key, out.value, {}};
-  for (const auto& h : out.headers) m.headers.emplace_back(h.key, h.value.value_or(""));
-  return m;
-}
-
 }  // namespace
 
 TEST_CASE("a window whose groups span partitions starts a stage behind a repartition topic") {

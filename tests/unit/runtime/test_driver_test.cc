@@ -212,6 +212,35 @@ TEST_CASE("each partition gets its own task and the watermark is raised on every
   CHECK(r.passed);
 }
 
+TEST_CASE("a case feeding several partitions of a window that regroups across them fails") {
+  std::string pipeline = counts_pipeline;
+  pipeline.replace(pipeline.find("  partitioned_by: user\n"), 23, "");
+  loaded l(R"(tests:
+  - name: two partitions
+    input:
+      - {value: {ts: 0, user: u1, kind: view}, partition: 0}
+      - {value: {ts: 0, user: u1, kind: view}, partition: 1}
+    advance_watermark_to: 1m
+    expect:
+      - {value: {user: u1, window_start: 0, window_end: 60000, n: 2}}
+  - name: one partition
+    input:
+      - {value: {ts: 0, user: u1, kind: view}, partition: 1}
+      - {value: {ts: 0, user: u1, kind: view}, partition: 1}
+    advance_watermark_to: 1m
+    expect:
+      - {value: {user: u1, window_start: 0, window_end: 60000, n: 2}}
+)",
+           pipeline);
+  auto r = l.run(0);
+  CHECK_FALSE(r.passed);
+  CHECK(r.report.find("the inputs are in 2 partitions, and step per-user groups across "
+                      "partitions") != std::string::npos);
+  auto one = l.run(1);
+  INFO(one.report);
+  CHECK(one.passed);
+}
+
 TEST_CASE("cases do not share state and the same case gives the same output") {
   loaded l(R"(tests:
   - name: once
