@@ -39,7 +39,11 @@ int explain(const std::string& file) {
          "\n";
   out += "    watermark:  per partition, max event time - " +
          core::format_duration(s.source.max_out_of_orderness) +
-         " (never backwards, checkpointed)\n";
+         " (never backwards, checkpointed)" +
+         (runtime::regrouping_steps(t).empty()
+              ? std::string()
+              : "; behind a repartition, the lowest of the source partitions' watermarks") +
+         "\n";
   out += "    idleness:   " +
          (s.source.idle_timeout > 0 ? "after " + core::format_duration(s.source.idle_timeout) +
                                           " of silence the watermark follows the wall clock"
