@@ -182,6 +182,8 @@ core::status worker::loop(const std::atomic<bool>& stop) {
   // Shutdown is bounded: outputs the broker does not take within the limit
   // are not checkpointed, and a restart processes their records again.
   if (auto st = checkpoint(std::chrono::seconds(30)); !st) return st;
+  next_purge_ = {};
+  purge_repartition_topics();
   close_consumer();  // revokes what is left, after the checkpoint above
   if (!deferred_.ok()) return std::exchange(deferred_, {});
   return {};

@@ -139,6 +139,16 @@ def topic_partitions(bootstrap, topic):
     return len(t.partitions) if t and not t.error else None
 
 
+def low_offsets(bootstrap, topic):
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("low")})
+    try:
+        return [c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[0]
+                for p in range(PARTITIONS)]
+    finally:
+        c.close()
+
+
 def metric(text, name, **labels):
     total = 0.0
     for line in text.splitlines():
@@ -214,6 +224,10 @@ def test_grouping_across_partitions_is_exact_alone_and_over_two_processes(
                          procs["alone"].log_text())
         for label in ("alone", "a", "b2"):
             assert procs[label].stop(timeout=60) == 0, logs()
+        # What the stages read is deleted from the repartition topic (at
+        # the latest when the process stops).
+        low = low_offsets(bootstrap, f"{alone}.by_region.repartition")
+        assert all(o > 0 for o in low), low
     finally:
         for p in procs.values():
             if p.alive():
