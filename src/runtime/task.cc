@@ -114,6 +114,49 @@ task::task(const topology& t, const runtime::stage& st, std::int32_t partition,
   step_in_.assign(n, 0);
   step_out_.assign(n, 0);
   if (st.repartitioned) upstream_.assign(static_cast<std::size_t>(t.partitions), core::min_time);
+  if (st.repeated) applied_.assign(static_cast<std::size_t>(t.partitions), {-1, -1});
+}
+
+namespace {
+constexpr std::string_view from_header = "weir.from";
+
+// "<partition>:<offset>:<index>"
+std::string position_text(std::int32_t partition, std::int64_t offset, std::int64_t index) {
+  return std::to_string(partition) + ":" + std::to_string(offset) + ":" + std::to_string(index);
+}
+
+bool parse_position(std::string_view text, std::int64_t (&out)[3]) {
+  const char* p = text.data();
+  const char* end = text.data() + text.size();
+  for (int i = 0; i < 3; ++i) {
+    auto [next, ec] = std::from_chars(p, end, out[i]);
+    if (ec != std::errc{}) return false;
+    p = next;
+    if (i < 2) {
+      if (p == end || *p != ':') return false;
+      ++p;
+    }
+  }
+  return p == end;
+}
+}  // namespace
+
+bool task::repeat(const core::record_view& r) {
+  for (const auto& h : r.headers) {
+    if (h.key != from_header || !h.value) continue;
+    std::int64_t x[3];
+    if (!parse_position(*h.value, x) || x[0] < 0 ||
+        x[0] >= static_cast<std::int64_t>(applied_.size())) {
+      return false;
+    }
+    auto& last = applied_[static_cast<std::size_t>(x[0])];
+    const upstream_position at{x[1], x[2]};
+    if (at <= last) return true;
+    last = at;
+    applied_dirty_ = true;
+    return false;
+  }
+  return false;
 }
 
 void task::publish_metrics() {
@@ -140,6 +183,23 @@ core::result<std::optional<std::int64_t>> task::restore() {
   watermark_ = time::watermark_tracker(topology_.spec.source.max_out_of_orderness,
                                        topology_.spec.source.idle_timeout, wm, clock_.now());
   const std::string prefix = state::partition_prefix(partition_);
+  if (stage_.repeated) {
+    auto s = db_.open_store(stage_.input + ".applied");
+    if (!s) return std::move(s).err();
+    applied_store_ = *s;
+    auto st = applied_store_->scan(prefix, [&](std::string_view key, std::string_view value) {
+      std::int64_t x[3];
+      std::int64_t u = 0;
+      const std::string_view id = key.substr(prefix.size());
+      auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), u);
+      if (ec == std::errc{} && end == id.data() + id.size() && parse_position(value, x) &&
+          u >= 0 && u < static_cast<std::int64_t>(applied_.size())) {
+        applied_[static_cast<std::size_t>(u)] = {x[1], x[2]};
+      }
+      return true;
+    });
+    if (!st) return st.err();
+  }
   for (std::size_t i = stage_.first_step; i < stage_.end_step; ++i) {
     const auto& st = topology_.steps[i];
     ops::task_context ctx{partition_, prefix, nullptr, &sink_};
@@ -206,6 +266,10 @@ void task::process(const core::record_view& r) {
     // object whose timestamp is its event time.
     if (!r.value || r.value->empty()) {
       upstream_watermark(r);
+      return;
+    }
+    if (stage_.repeated && repeat(r)) {
+      if (!replaying(r.offset)) stage_.repeated->inc();
       return;
     }
   } else {
@@ -341,6 +405,16 @@ void task::write_to_repartition(ops::event&& e) {
   out.key = std::move(*key);
   core::write_json(e.value, out.value);
   out.timestamp_ms = e.time;
+  if (topology_.spec.processing.delivery == config::guarantee::at_least_once && current_) {
+    // Where the record comes from, so that the next stage recognises it if
+    // a restart of this task writes it again (exactly_once needs none:
+    // what an aborted transaction wrote is never read).
+    written_ = written_.first == current_->offset
+                   ? upstream_position{current_->offset, written_.second + 1}
+                   : upstream_position{current_->offset, 0};
+    out.headers.push_back({std::string(from_header),
+                           position_text(partition_, written_.first, written_.second)});
+  }
   if (!current_ || !replaying(current_->offset)) stage_.written->inc();
   sink_.write(std::move(out));
 }
@@ -407,6 +481,16 @@ void task::write_to_sink(ops::event&& e) {
 
 void task::checkpoint(state::write_batch& batch) {
   for (auto& s : steps_) s->checkpoint(batch);
+  if (applied_store_ && applied_dirty_) {
+    const std::string prefix = state::partition_prefix(partition_);
+    for (std::size_t u = 0; u < applied_.size(); ++u) {
+      if (applied_[u].first < 0) continue;
+      batch.put(*applied_store_, prefix + std::to_string(u),
+                position_text(static_cast<std::int32_t>(u), applied_[u].first,
+                              applied_[u].second));
+    }
+    applied_dirty_ = false;
+  }
   if (next_offset_ >= 0) batch.put_progress(progress_id_, {next_offset_, watermark_.current()});
 }
 

@@ -161,6 +161,12 @@ std::unique_ptr<topology> build_topology(config::pipeline_spec spec,
                              "Records dropped because they matched the 'when' of no sink.", p);
   }
   for (auto& st : t->stages) {
+    if (st.repartitioned && s.processing.delivery == config::guarantee::at_least_once) {
+      st.repeated = &metrics.add_counter(
+          "weir_repartition_repeats_total",
+          "Records read again from a repartition topic after an upstream restart, and skipped.",
+          with_topic(st.input));
+    }
     if (!st.output) continue;
     st.written = &metrics.add_counter(
         "weir_repartitioned_records_total",

@@ -298,8 +298,12 @@ core::status worker::checkpoint_task(const task_key& tk, task& t, state::write_b
       }
       continue;
     }
-    const std::string topic = state::changelog_topic(ops[i].target->name());
-    if (auto st = producer_->produce_to(topic, partition, rec.key, value); !st) return st;
+    // Only the steps' stores have changelogs.
+    auto log = std::find_if(logs.begin(), logs.end(), [&](const changelog& c) {
+      return c.store == ops[i].target->name();
+    });
+    if (log == logs.end()) continue;
+    if (auto st = producer_->produce_to(log->topic, partition, rec.key, value); !st) return st;
   }
   return {};
 }

@@ -233,3 +233,66 @@ def test_grouping_across_partitions_is_exact_alone_and_over_two_processes(
             if p.alive():
                 p.proc.kill()
                 p.proc.wait(30)
+
+
+def test_at_least_once_through_a_repartition_counts_no_record_twice_across_crashes(
+        tmp_path, bootstrap, weir_bin):
+    """A worker killed with SIGKILL and restarted on its own state directory,
+    three times while records flow: its upstream tasks write again what they
+    wrote since their last checkpoint, and the window tasks must recognise
+    those records. Every result may repeat, but each emission of a window
+    has exactly the expected values."""
+    source = unique("clicks")
+    create_topics(bootstrap, {source: PARTITIONS})
+    parts = make_input(seed=11, per_partition=1200)
+    want = model(parts)
+    name, sink = unique("regions-alo"), unique("regions-alo-out")
+    create_topics(bootstrap, {sink: 1})
+    path = tmp_path / "alo.yaml"
+    text = PIPELINE.format(name=name, source=source, sink=sink)
+    path.write_text(text.replace("guarantee: exactly_once", "guarantee: at_least_once")
+                    .replace("commit_interval: 200ms", "commit_interval: 1s"))
+    procs = []
+
+    def start():
+        p = WeirProcess(weir_bin, path, bootstrap, tmp_path / "state", tmp_path / "alo.log",
+                        extra_args=["--instance-id", "w", "--threads", "2", *EXTRA])
+        procs.append(p)
+        return p
+
+    rng = random.Random(11)
+    try:
+        start()
+        time.sleep(3)
+        body = {p: r[:-1] for p, r in parts.items()}
+        slices = 12
+        for s in range(slices):
+            produce_slices(bootstrap, source,
+                           {p: r[s * len(r) // slices:(s + 1) * len(r) // slices]
+                            for p, r in body.items()}, 1, 0)
+            if s in (3, 6, 9):
+                time.sleep(rng.uniform(0.3, 1.5))
+                procs[-1].kill9()
+                start()
+            time.sleep(0.3)
+        produce_slices(bootstrap, source, {p: r[-1:] for p, r in parts.items()}, 1, 0)
+        records = consume_all(bootstrap, sink, min_count=len(want), timeout=120, idle=5)
+        log = (tmp_path / "alo.log").read_text(errors="replace")
+        seen = {}
+        for r in records:
+            v = r["value"]
+            seen.setdefault((v["region"], v["window_start"]), []).append(v)
+        missing = sorted(set(want) - set(seen))
+        wrong = [(k, v) for k, vs in seen.items() for v in vs
+                 if k not in want or any(v.get(f) != x for f, x in want[k].items())]
+        assert not missing and not wrong, (
+            f"{len(missing)} windows missing: {missing[:10]}\n"
+            f"{len(wrong)} emissions differ from the model: "
+            f"{[(k, v, want.get(k)) for k, v in wrong[:5]]}\n{log[-6000:]}")
+        assert log.count("worker started") >= 4 * 2
+        assert procs[-1].stop(timeout=60) == 0, log[-6000:]
+    finally:
+        for p in procs:
+            if p.alive():
+                p.proc.kill()
+                p.proc.wait(30)

@@ -134,6 +134,18 @@ class task {
   const core::record_view* current_ = nullptr;  // the record being processed
   // Repartitioned input: the watermark of each upstream task, by its partition.
   std::vector<core::millis> upstream_;
+  // at_least_once: where each upstream task's records stand, as (its input
+  // offset, index among the records written for that offset), the last one
+  // applied; a record at or before it is a repeat written after an upstream
+  // restart. Kept in `applied_store_` with the checkpoint.
+  using upstream_position = std::pair<std::int64_t, std::int64_t>;
+  bool repeat(const core::record_view& r);
+  std::vector<upstream_position> applied_;
+  bool applied_dirty_ = false;
+  state::store* applied_store_ = nullptr;
+  // at_least_once, output to a repartition topic: the input offset and
+  // index of the last record written.
+  upstream_position written_{-1, -1};
   // Output to a repartition topic: the watermark last written there.
   core::millis published_ = core::min_time;
   core::millis next_publish_ = core::min_time;  // wall clock

@@ -64,6 +64,9 @@ struct stage {
   std::optional<std::string> output;
   const ops::step* keyed_by = nullptr;
   metrics::counter* written = nullptr;  // records written to `output`
+  // at_least_once, repartitioned input: records an upstream task wrote
+  // again after a restart, recognised and skipped.
+  metrics::counter* repeated = nullptr;
 };
 
 struct topology;

@@ -220,3 +220,62 @@ TEST_CASE("a downstream task's watermark is the lowest over the upstream tasks")
   CHECK(b.registry.render().find("weir_record_errors_total{pipeline=\"p\",step=\"source\"") !=
         std::string::npos);
 }
+
+TEST_CASE("at_least_once: records an upstream restart writes again are applied once") {
+  built b(regions_pipeline, 2);
+  const auto& t = *b.topology;
+  REQUIRE(t.stages[1].repeated);
+  auto db = state::open_memory();
+  collecting sink;
+  runtime::error_reporter errors(t, &sink);
+  time::manual_clock clock(0);
+
+  // Upstream: each record names its input partition, offset and index.
+  runtime::task up(t, t.stages[0], 1, *db, sink, errors, clock);
+  REQUIRE(up.restore().ok());
+  message in{"events", "u1", R"({"ts":5000,"user":"u1","region":"eu","kind":"buy"})", {}};
+  up.process(in.view(1, 41, 1));
+  REQUIRE(sink.records.size() == 1);
+  REQUIRE(sink.records[0].headers.size() == 1);
+  CHECK(sink.records[0].headers[0].key == "weir.from");
+  CHECK(sink.records[0].headers[0].value == "1:41:0");
+  sink.records.clear();
+
+  const std::string topic = "p.regions.repartition";
+  std::int64_t offset = 0;
+  auto feed = [&](runtime::task& down, const std::string& from, std::int64_t ts) {
+    message m{topic, "[\"eu\"]", R"({"region":"eu","kind":"buy"})", {{"weir.from", from}}};
+    down.process(m.view(0, offset++, ts));
+  };
+  auto mark = [&](runtime::task& down, int from, std::int64_t wm) {
+    message m{topic, std::nullopt, "",
+              {{"weir.watermark", std::to_string(wm)}, {"weir.upstream", std::to_string(from)}}};
+    down.process(m.view(0, offset++, wm));
+  };
+  {
+    runtime::task down(t, t.stages[1], 0, *db, sink, errors, clock);
+    REQUIRE(down.restore().ok());
+    feed(down, "0:5:0", 1000);
+    feed(down, "0:5:1", 1000);  // a second record from the same input record
+    feed(down, "1:3:0", 1000);
+    state::write_batch batch;
+    down.checkpoint(batch);
+    REQUIRE(db->write(batch).ok());
+  }
+  // Restarted on its own state; upstream 0 restarted too and writes 0:5:1 again.
+  runtime::task down(t, t.stages[1], 0, *db, sink, errors, clock);
+  REQUIRE(down.restore().ok());
+  feed(down, "0:5:1", 1000);
+  feed(down, "0:4:0", 1000);
+  feed(down, "1:3:0", 1000);
+  feed(down, "0:6:0", 1000);  // new
+  feed(down, "1:4:0", 1000);  // new
+  mark(down, 0, 20000);
+  mark(down, 1, 20000);
+  REQUIRE(sink.records.size() == 1);
+  // The three checkpointed and the two new ones; the three repeats are not
+  // counted again.
+  CHECK(core::parse_json(sink.records[0].value)->find("n")->as_number() == 5);
+  CHECK(b.registry.render().find("weir_repartition_repeats_total{pipeline=\"p\",topic=\"p.regions."
+                                 "repartition\"} 3") != std::string::npos);
+}
