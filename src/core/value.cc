@@ -70,6 +70,8 @@ const char* errc_name(errc code) noexcept {
       return "invalid_config";
     case errc::kafka:
       return "kafka";
+    case errc::aborted:
+      return "aborted";
     case errc::state:
       return "state";
     case errc::io:

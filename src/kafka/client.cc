@@ -535,7 +535,8 @@ class rdkafka_producer final : public producer {
     if (e->txn_requires_abort()) {
       std::unique_ptr<RdKafka::Error> a(p_->abort_transaction(60000));
       open_ = false;
-      return kafka_error("transaction aborted", why);
+      if (a) return kafka_error("transaction abort failed", why + "; then " + a->str());
+      return core::error{core::errc::aborted, "transaction aborted: " + why};
     }
     return kafka_error("transaction failed", why);
   }

@@ -76,7 +76,9 @@ worker::worker(const topology& t, const kafka::client_settings& kafka, state::da
         "Kafka transactions committed (outputs and input offsets of one interval).", p);
     transactions_aborted_ = &reg.add_counter(
         "weir_transactions_aborted_total",
-        "Kafka transactions that failed to commit and were aborted; the worker stops.", p);
+        "Kafka transactions that failed to commit and were aborted; the worker redoes the "
+        "interval from its last checkpoint (abortable errors) or stops (fatal ones).",
+        p);
   }
   watermark_lag_ = &reg.add_gauge(
       "weir_watermark_lag_seconds",
@@ -220,9 +222,28 @@ core::status worker::checkpoint(std::optional<std::chrono::milliseconds> flush_l
     // follows, so it never runs ahead of the group's committed offsets.
     if (auto st = producer_->commit_transaction(offsets, *consumer_); !st) {
       transactions_aborted_->inc();
-      return fail(st);
+      if (st.err().code != core::errc::aborted) return fail(st);
+      // Abortable (a produce that failed, a broker that went away): the
+      // interval is redone from the last committed state. An error that
+      // comes back every time (a record too large for its topic) stops the
+      // worker rather than loop.
+      if (++aborts_in_a_row_ >= max_aborts_in_a_row) {
+        return fail(core::error{core::errc::kafka,
+                                std::to_string(aborts_in_a_row_) +
+                                    " transactions aborted in a row, the last: " +
+                                    st.err().message});
+      }
+      core::log::warn("transaction aborted; rewinding to the last checkpoint",
+                      {{"worker", name_},
+                       {"error", st.err().message},
+                       {"aborts_in_a_row", std::to_string(aborts_in_a_row_)}});
+      (void)sink_->take_failure();
+      if (auto rw = rewind(); !rw) return fail(rw);
+      topology_.probe.checkpoint_failures->inc();
+      return {};
     }
     transactions_committed_->inc();
+    aborts_in_a_row_ = 0;
     if (auto st = db_.write(batch); !st) return fail(st);
   } else {
     // Outputs first: once the checkpoint is written, what it covers must
@@ -244,6 +265,31 @@ core::status worker::checkpoint(std::optional<std::chrono::milliseconds> flush_l
     if (st && st->repartitioned) purgeable_[o.tp] = o.offset;
   }
   return {};
+}
+
+core::status worker::rewind() {
+  std::vector<kafka::topic_partition> tps;
+  for (auto& [key, t] : tasks_) {
+    if (t->replaying(t->next_offset())) restore_done(key);
+    t->publish_metrics();
+    tps.push_back({topology_.stages[key.first].input, key.second});
+  }
+  tasks_.clear();
+  assigned_->add(-static_cast<double>(tps.size()));
+  if (tps.empty()) return {};
+  auto committed = consumer_->committed(tps);
+  if (!committed) return std::move(committed).err();
+  std::vector<kafka::partition_offset> starts;
+  for (const auto& o : *committed) {
+    const stage* st = topology_.stage_of(o.tp.topic);
+    auto start = make_task(topology_.stage_index(*st), o.tp, o.offset, false);
+    if (!start) return std::move(start).err();
+    // Nothing committed yet: from the start of the partition, as the
+    // consumer began (auto.offset.reset=earliest).
+    starts.push_back({o.tp, *start == kafka::use_committed ? kafka::from_beginning : *start});
+  }
+  // Seeks each partition to its start; what was fetched beyond it is dropped.
+  return consumer_->resume(starts);
 }
 
 void worker::purge_repartition_topics() {

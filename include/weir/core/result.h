@@ -17,6 +17,7 @@ enum class errc {
   table_miss,      // an enrich step with on_miss: dead_letter found no row for the key
   invalid_config,  // a pipeline file or flag is wrong
   kafka,           // the broker or client library failed
+  aborted,         // a Kafka transaction was aborted (abortable error): its work is redone
   state,           // the state store failed
   io,              // a file or socket failed
   internal,        // a broken invariant; never caused by user input

@@ -185,8 +185,10 @@ class producer {
   virtual core::status begin_transaction() = 0;
   virtual bool in_transaction() const noexcept = 0;
   // Adds the consumer's `offsets` to the open transaction and commits it
-  // (KIP-447), opening one first if needed. Any failure aborts what can be
-  // aborted and is returned: the caller restarts from its last checkpoint.
+  // (KIP-447), opening one first if needed. An abortable failure aborts the
+  // transaction and returns errc::aborted: the producer can go on, and the
+  // caller redoes the interval from its last checkpoint. Other failures
+  // (fenced, fatal) are returned as errc::kafka.
   virtual core::status commit_transaction(const std::vector<partition_offset>& offsets,
                                           consumer& c) = 0;
 };

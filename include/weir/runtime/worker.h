@@ -76,6 +76,9 @@ class worker {
   // done, makes its tasks and resumes their partitions.
   core::status advance_restore();
   void drop_restore(const kafka::topic_partition& tp);
+  // After an aborted transaction: every task is made again from the local
+  // checkpoint (the last committed state) and its partition rewound there.
+  core::status rewind();
   // Deletes the records of repartition topics that this worker's tasks have
   // committed past (after a checkpoint, at most every purge interval).
   void purge_repartition_topics();
@@ -128,6 +131,10 @@ class worker {
   metrics::counter* changelog_restored_ = nullptr;
   metrics::counter* transactions_committed_ = nullptr;  // exactly_once only
   metrics::counter* transactions_aborted_ = nullptr;
+  // Transactions aborted since the last one committed; at
+  // max_aborts_in_a_row the worker stops.
+  int aborts_in_a_row_ = 0;
+  static constexpr int max_aborts_in_a_row = 5;
   std::atomic<int> restoring_{0};
   std::atomic<phase> phase_{phase::starting};
   std::string failure_;
