@@ -541,6 +541,14 @@ class rdkafka_producer final : public producer {
     return kafka_error("transaction failed", why);
   }
 
+  core::status abort_transaction() override {
+    if (!transactional_ || !open_) return {};
+    std::unique_ptr<RdKafka::Error> e(p_->abort_transaction(60000));
+    open_ = false;
+    if (e) return kafka_error("aborting a transaction", e->str());
+    return {};
+  }
+
   core::status produce(core::output_record&& r) override {
     for (;;) {
       RdKafka::Headers* headers = nullptr;

@@ -176,6 +176,14 @@ core::status worker::loop(const std::atomic<bool>& stop) {
     producer_->poll();
     if (now >= next_checkpoint) {
       if (auto st = checkpoint(); !st) return st;
+      // A checkpoint that waited on the broker (an outage) held up reading:
+      // records may be waiting, so that time must not make partitions idle
+      // and close their windows early.
+      const auto took = std::chrono::steady_clock::now() - now;
+      if (took > std::chrono::seconds(1)) {
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(took).count();
+        for (auto& [key, t] : tasks_) t->unreadable_for(ms);
+      }
       purge_repartition_topics();
       next_checkpoint = std::chrono::steady_clock::now() + interval;
     }
@@ -203,7 +211,33 @@ core::status worker::checkpoint(std::optional<std::chrono::milliseconds> flush_l
     topology_.probe.checkpoint_failures->inc();
     return st;
   };
-  if (auto st = sink_->take_failure(); !st) return fail(st);
+  // exactly_once: an abortable error (a produce that failed, a broker that
+  // went away) aborts the transaction and the interval is redone from the
+  // last committed state. One that comes back every time (a record too large
+  // for its topic) stops the worker rather than loop.
+  auto abort_and_rewind = [&](const core::error& e) -> core::status {
+    transactions_aborted_->inc();
+    if (++aborts_in_a_row_ >= max_aborts_in_a_row) {
+      return fail(core::error{core::errc::kafka, std::to_string(aborts_in_a_row_) +
+                                                     " transactions aborted in a row, the last: " +
+                                                     e.message});
+    }
+    core::log::warn("transaction aborted; rewinding to the last checkpoint",
+                    {{"worker", name_},
+                     {"error", e.message},
+                     {"aborts_in_a_row", std::to_string(aborts_in_a_row_)}});
+    (void)sink_->take_failure();
+    if (auto rw = rewind(); !rw) return fail(rw);
+    topology_.probe.checkpoint_failures->inc();
+    return {};
+  };
+  if (auto st = sink_->take_failure(); !st) {
+    if (!exactly_once()) return fail(st);
+    // A record of this interval was not produced: its transaction must not
+    // commit.
+    if (auto ab = producer_->abort_transaction(); !ab) return fail(ab);
+    return abort_and_rewind(st.err());
+  }
   state::write_batch batch;
   std::vector<kafka::partition_offset> offsets;
   for (auto& [key, t] : tasks_) {
@@ -221,26 +255,11 @@ core::status worker::checkpoint(std::optional<std::chrono::milliseconds> flush_l
     // Outputs and input offsets commit together; the local checkpoint
     // follows, so it never runs ahead of the group's committed offsets.
     if (auto st = producer_->commit_transaction(offsets, *consumer_); !st) {
-      transactions_aborted_->inc();
-      if (st.err().code != core::errc::aborted) return fail(st);
-      // Abortable (a produce that failed, a broker that went away): the
-      // interval is redone from the last committed state. An error that
-      // comes back every time (a record too large for its topic) stops the
-      // worker rather than loop.
-      if (++aborts_in_a_row_ >= max_aborts_in_a_row) {
-        return fail(core::error{core::errc::kafka,
-                                std::to_string(aborts_in_a_row_) +
-                                    " transactions aborted in a row, the last: " +
-                                    st.err().message});
+      if (st.err().code != core::errc::aborted) {
+        transactions_aborted_->inc();
+        return fail(st);
       }
-      core::log::warn("transaction aborted; rewinding to the last checkpoint",
-                      {{"worker", name_},
-                       {"error", st.err().message},
-                       {"aborts_in_a_row", std::to_string(aborts_in_a_row_)}});
-      (void)sink_->take_failure();
-      if (auto rw = rewind(); !rw) return fail(rw);
-      topology_.probe.checkpoint_failures->inc();
-      return {};
+      return abort_and_rewind(st.err());
     }
     transactions_committed_->inc();
     aborts_in_a_row_ = 0;

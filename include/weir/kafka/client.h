@@ -191,6 +191,9 @@ class producer {
   // (fenced, fatal) are returned as errc::kafka.
   virtual core::status commit_transaction(const std::vector<partition_offset>& offsets,
                                           consumer& c) = 0;
+  // Aborts the open transaction, if any (what it produced is never read by
+  // read_committed consumers). A failure is fatal for the producer.
+  virtual core::status abort_transaction() = 0;
 };
 
 core::result<std::unique_ptr<producer>> make_producer(const client_settings& s);
