@@ -73,6 +73,10 @@ class task {
   // The worker calls it between polls; `weir test` after advance_time.
   void tick();
 
+  // The worker was blocked for `ms` (waiting on the broker) and read
+  // nothing: not silence of the partition (watermark.idle_timeout).
+  void unreadable_for(core::millis ms) noexcept { watermark_.unreadable_for(ms); }
+
   // Adds the state changed since the last checkpoint and the progress.
   void checkpoint(state::write_batch& batch);
 

@@ -50,6 +50,10 @@ class watermark_tracker {
     return raise_to(active_watermark_ + (silent - idle_timeout_));
   }
 
+  // The partition could not be read for `ms` of wall clock (its worker
+  // waited on the broker): that time is not silence of the partition.
+  void unreadable_for(core::millis ms) noexcept { active_at_ += std::max<core::millis>(ms, 0); }
+
   bool idle(core::millis wall_now) const noexcept {
     return idle_timeout_ > 0 && wall_now - active_at_ > idle_timeout_;
   }
