@@ -29,6 +29,35 @@ def test_explain_shows_steps_keys_state_and_time_policy(weir_bin):
         assert line + "\n" in text, f"missing {line!r} in:\n{text}"
 
 
+def test_explain_shows_where_a_pipeline_repartitions(tmp_path, weir_bin):
+    f = tmp_path / "regions.yaml"
+    f.write_text("""pipeline: regions
+source: {topic: clicks, partitioned_by: user, event_time: {field: ts}}
+steps:
+  - filter: kind == "buy"
+  - id: by_region
+    window: {group_by: [region], tumbling: 10s, aggregate: {n: count()}}
+  - id: per_user
+    window: {group_by: [region, window_start], tumbling: 1m, aggregate: {m: count()}}
+sink: {topic: out}
+""")
+    out = run(weir_bin, "explain", str(f))
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    for line in [
+        "    -- repartition by the group key of by_region through regions.by_region.repartition "
+        "(its group_by is not covered by the partitioning before it; not needed when clicks has "
+        "one partition)",
+        "    regions.by_region.repartition: records keyed by the group key of by_region and the "
+        "upstream watermarks, one partition per partition of clicks, records deleted once read "
+        "(only when it has several partitions)",
+    ]:
+        assert line + "\n" in text, f"missing {line!r} in:\n{text}"
+    # Grouped by [region, window_start] after a repartition by [region]: covered, no second one.
+    assert text.count("-- repartition") == 1, text
+    assert "lowest of the source partitions' watermarks" in text
+
+
 def test_explain_of_a_broken_file_prints_its_problems(tmp_path, weir_bin):
     bad = tmp_path / "bad.yaml"
     bad.write_text("pipeline: x\nsource: {topic: a}\nsink: {topic: o}\nsteps:\n  - filter: a >\n")
