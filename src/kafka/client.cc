@@ -18,6 +18,23 @@ core::error kafka_error(const std::string& what, const std::string& detail) {
   return core::error{core::errc::kafka, what + ": " + detail};
 }
 
+// A transactional producer fenced by a newer one with the same
+// transactional.id: fatal for this handle, and for the worker.
+bool producer_fenced(RdKafka::ErrorCode e) {
+  return e == RdKafka::ERR__FENCED || e == RdKafka::ERR_PRODUCER_FENCED ||
+         e == RdKafka::ERR_INVALID_PRODUCER_EPOCH;
+}
+
+core::error fenced_producer_error(const std::string& transactional_id, const std::string& detail) {
+  return core::error{
+      core::errc::kafka,
+      "fenced: another producer took over transactional.id " + transactional_id +
+          " (is a second process running with the same --instance-id?); the open transaction "
+          "is aborted, nothing written since the last commit will be visible to read_committed "
+          "consumers, and this worker stops (" +
+          detail + ")"};
+}
+
 // Routes the client library's logs and errors into weir's log, and its
 // statistics to `on_stats`.
 class event_logger final : public RdKafka::EventCb {
@@ -223,6 +240,8 @@ class rdkafka_consumer final : public consumer {
   rdkafka_consumer& operator=(const rdkafka_consumer&) = delete;
 
   core::status init(const client_settings& s, const std::string& group) {
+    group_ = group;
+    instance_ = s.group_instance_id.value_or("");
     auto conf = make_conf(s, client_role::consumer,
                           {{"group.id", group},
                            {"enable.auto.commit", "false"},
@@ -265,10 +284,25 @@ class rdkafka_consumer final : public consumer {
       case RdKafka::ERR__PARTITION_EOF:
         return std::unique_ptr<message>();
       default:
-        if (m->err() == RdKafka::ERR__FATAL) return kafka_error("consumer", m->errstr());
+        if (m->err() == RdKafka::ERR__FATAL) return fatal_error(m->errstr());
         core::log::warn("consumer error", {{"error", m->errstr()}});
         return std::unique_ptr<message>();
     }
+  }
+
+  // The consumer's fatal error, named plainly when it is a static member
+  // replaced by another with the same group.instance.id.
+  core::error fatal_error(const std::string& fallback) {
+    std::string detail;
+    if (c_->fatal_error(detail) == RdKafka::ERR_FENCED_INSTANCE_ID) {
+      return core::error{
+          core::errc::kafka,
+          "fenced: another consumer joined group " + group_ + " as group.instance.id " + instance_ +
+              " (is a second process running with the same --instance-id?); this worker's "
+              "partitions are its now, and this worker stops (" +
+              detail + ")"};
+    }
+    return kafka_error("consumer", detail.empty() ? fallback : detail);
   }
 
   core::result<std::vector<partition_offset>> committed(
@@ -335,6 +369,8 @@ class rdkafka_consumer final : public consumer {
   commit_logger commits_;
   rebalance_handler rebalance_;
   std::unique_ptr<RdKafka::KafkaConsumer> c_;
+  std::string group_;
+  std::string instance_;  // group.instance.id, empty if none
   bool closed_ = false;
 };
 
@@ -484,6 +520,7 @@ class rdkafka_producer final : public producer {
     if (!p_) return kafka_error("creating producer", err);
     if (s.transactional_id) {
       transactional_ = true;
+      transactional_id_ = *s.transactional_id;
       // Fences any earlier producer with the same id and finishes its
       // transaction; retried while the coordinator is not ready.
       for (int attempt = 0;; ++attempt) {
@@ -500,7 +537,7 @@ class rdkafka_producer final : public producer {
   core::status begin_transaction() override {
     if (!transactional_ || open_) return {};
     std::unique_ptr<RdKafka::Error> e(p_->begin_transaction());
-    if (e) return kafka_error("beginning a transaction", e->str());
+    if (e) return error("beginning a transaction", e->str());
     open_ = true;
     return {};
   }
@@ -535,17 +572,17 @@ class rdkafka_producer final : public producer {
     if (e->txn_requires_abort()) {
       std::unique_ptr<RdKafka::Error> a(p_->abort_transaction(60000));
       open_ = false;
-      if (a) return kafka_error("transaction abort failed", why + "; then " + a->str());
+      if (a) return error("transaction abort failed", why + "; then " + a->str());
       return core::error{core::errc::aborted, "transaction aborted: " + why};
     }
-    return kafka_error("transaction failed", why);
+    return error("transaction failed", why);
   }
 
   core::status abort_transaction() override {
     if (!transactional_ || !open_) return {};
     std::unique_ptr<RdKafka::Error> e(p_->abort_transaction(60000));
     open_ = false;
-    if (e) return kafka_error("aborting a transaction", e->str());
+    if (e) return error("aborting a transaction", e->str());
     return {};
   }
 
@@ -562,13 +599,13 @@ class rdkafka_producer final : public producer {
         }
       }
       auto e = p_->produce(r.topic, r.partition.value_or(RdKafka::Topic::PARTITION_UA),
-                           RdKafka::Producer::RK_MSG_COPY,
-                           r.value.data(), r.value.size(), r.key ? r.key->data() : nullptr,
-                           r.key ? r.key->size() : 0, r.timestamp_ms, headers, nullptr);
+                           RdKafka::Producer::RK_MSG_COPY, r.value.data(), r.value.size(),
+                           r.key ? r.key->data() : nullptr, r.key ? r.key->size() : 0,
+                           r.timestamp_ms, headers, nullptr);
       if (e == RdKafka::ERR_NO_ERROR) return {};
       delete headers;  // ownership passes to the library only on success
       if (e != RdKafka::ERR__QUEUE_FULL)
-        return kafka_error("producing to " + r.topic, RdKafka::err2str(e));
+        return error("producing to " + r.topic, RdKafka::err2str(e));
       p_->poll(50);
     }
   }
@@ -581,8 +618,8 @@ class rdkafka_producer final : public producer {
                            value ? value->size() : 0, key.data(), key.size(), 0, nullptr);
       if (e == RdKafka::ERR_NO_ERROR) return {};
       if (e != RdKafka::ERR__QUEUE_FULL)
-        return kafka_error("producing to " + topic + "/" + std::to_string(partition),
-                           RdKafka::err2str(e));
+        return error("producing to " + topic + "/" + std::to_string(partition),
+                     RdKafka::err2str(e));
       p_->poll(50);
     }
   }
@@ -651,9 +688,20 @@ class rdkafka_producer final : public producer {
   }
 
  private:
+  // `what` failed with `detail`; when the producer was fenced, says that
+  // instead, which is what the operator needs to know.
+  core::error error(const std::string& what, const std::string& detail) const {
+    std::string fatal;
+    if (transactional_ && producer_fenced(p_->fatal_error(fatal))) {
+      return fenced_producer_error(transactional_id_, what + ": " + detail);
+    }
+    return kafka_error(what, detail);
+  }
+
   event_logger events_;
   delivery_tracker delivery_;
   std::unique_ptr<RdKafka::Producer> p_;
+  std::string transactional_id_;
   bool transactional_ = false;
   bool open_ = false;  // a transaction is open
 };
