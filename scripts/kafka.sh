@@ -45,6 +45,20 @@
 #                               weir-secret. Users are written only when the
 #                               storage is first formatted: to change them,
 #                               stop the broker and delete WEIR_KAFKA_DIR/data
+#   WEIR_KAFKA_ACL              1 (needs WEIR_KAFKA_SASL=1): the broker authorizes
+#                               requests (KRaft's StandardAuthorizer). Super users:
+#                               User:ANONYMOUS (the PLAINTEXT listener, the
+#                               controller and the broker itself), the SCRAM
+#                               user and User:CN=weir (the TLS client
+#                               certificate), so they may do anything as before.
+#                               A second SCRAM user, created when the storage is
+#                               formatted, gets ACLs (set once after the first
+#                               start) to read, write and describe every topic,
+#                               read every group and use every transactional id,
+#                               but not to create, delete or alter topics.
+#                               Default 0
+#   WEIR_KAFKA_SASL_RESTRICTED_USER     that user, default weir-restricted
+#   WEIR_KAFKA_SASL_RESTRICTED_PASSWORD its password, default weir-restricted-secret
 #   WEIR_KAFKA_TLS              1: the broker also listens for SSL clients, with
 #                               mutual TLS (ssl.client.auth=required); the other
 #                               listeners stay. `start` makes, with openssl,
@@ -94,6 +108,11 @@ SASL_PORT=${WEIR_KAFKA_SASL_PORT:-$((PORT + 2))}
 [[ $SASL_PORT =~ ^[0-9]+$ ]] || weir_die "WEIR_KAFKA_SASL_PORT is not a port number: $SASL_PORT"
 SASL_USER=${WEIR_KAFKA_SASL_USER:-weir}
 SASL_PASSWORD=${WEIR_KAFKA_SASL_PASSWORD:-weir-secret}
+ACL=${WEIR_KAFKA_ACL:-0}
+[[ $ACL == 0 || $ACL == 1 ]] || weir_die "WEIR_KAFKA_ACL must be 0 or 1, not: $ACL"
+[[ $ACL == 0 || $SASL == 1 ]] || weir_die "WEIR_KAFKA_ACL=1 needs WEIR_KAFKA_SASL=1"
+RESTRICTED_USER=${WEIR_KAFKA_SASL_RESTRICTED_USER:-weir-restricted}
+RESTRICTED_PASSWORD=${WEIR_KAFKA_SASL_RESTRICTED_PASSWORD:-weir-restricted-secret}
 TLS=${WEIR_KAFKA_TLS:-0}
 [[ $TLS == 0 || $TLS == 1 ]] || weir_die "WEIR_KAFKA_TLS must be 0 or 1, not: $TLS"
 TLS_PORT=${WEIR_KAFKA_TLS_PORT:-$((PORT + 3))}
@@ -107,6 +126,12 @@ if [[ $SASL == 1 ]]; then
     weir_die "WEIR_KAFKA_SASL_USER may contain only letters, digits, '.', '_' and '-'"
   [[ $SASL_PASSWORD =~ ^[A-Za-z0-9._~@%+:/!^*-]+$ ]] ||
     weir_die "WEIR_KAFKA_SASL_PASSWORD must be non-empty and contain only letters, digits and ._~@%+:/!^*-"
+fi
+if [[ $ACL == 1 ]]; then
+  [[ $RESTRICTED_USER =~ ^[A-Za-z0-9._-]+$ && $RESTRICTED_USER != "$SASL_USER" ]] ||
+    weir_die "WEIR_KAFKA_SASL_RESTRICTED_USER may contain only letters, digits, '.', '_' and '-', and must differ from the SCRAM user"
+  [[ $RESTRICTED_PASSWORD =~ ^[A-Za-z0-9._~@%+:/!^*-]+$ ]] ||
+    weir_die "WEIR_KAFKA_SASL_RESTRICTED_PASSWORD must be non-empty and contain only letters, digits and ._~@%+:/!^*-"
 fi
 if [[ $TLS == 1 ]]; then
   [[ $TLS_PORT != "$PORT" && $TLS_PORT != "$CONTROLLER_PORT" &&
@@ -134,6 +159,9 @@ CLUSTER_ID_FILE=$INSTANCE_DIR/cluster-id
 SCRAM_FILE=$INSTANCE_DIR/scram-credentials
 # librdkafka client config for the SASL listener (kcat -F, readiness check).
 SASL_CLIENT_CONF=$INSTANCE_DIR/sasl-client.properties
+# Written once the restricted user's ACLs are in the cluster metadata; removed
+# whenever the storage is formatted.
+ACL_FILE=$INSTANCE_DIR/acls-set
 # CA, certificates and keys for the SSL listener (see make_tls_material), and
 # the librdkafka client config that uses them (kcat -F, readiness check).
 TLS_DIR=$INSTANCE_DIR/tls
@@ -374,6 +402,16 @@ sasl.password=$SASL_PASSWORD
 EOF
     )
   fi
+  if [[ $ACL == 1 ]]; then
+    # ANONYMOUS is every PLAINTEXT client, the controller and the broker
+    # itself; CN=weir is the TLS client certificate's subject (the default
+    # principal mapping keeps the whole distinguished name).
+    cat >>"$PROPS" <<EOF
+# WEIR_KAFKA_ACL=1: requests are authorized; only $RESTRICTED_USER is bound by ACLs
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS;User:$SASL_USER;User:CN=weir
+EOF
+  fi
   if [[ $TLS == 1 ]]; then
     # The keystore holds the broker's key and certificate chain. The
     # truststore is the CA's PEM file: openssl 3.0 cannot mark a certificate
@@ -428,6 +466,10 @@ new_cluster_id() {
 # "USER SHA256-OF-PASSWORD": the SCRAM credentials formatting adds.
 scram_fingerprint() {
   printf '%s %s\n' "$SASL_USER" "$(printf '%s' "$SASL_PASSWORD" | sha256sum | cut -d' ' -f1)"
+  if [[ $ACL == 1 ]]; then
+    printf '%s %s\n' "$RESTRICTED_USER" \
+      "$(printf '%s' "$RESTRICTED_PASSWORD" | sha256sum | cut -d' ' -f1)"
+  fi
 }
 
 format_storage() {
@@ -437,8 +479,12 @@ format_storage() {
     # SCRAM users are only added at format time (the broker's jar has no
     # admin tool for them, nor does the Python client used for topics): a data
     # dir formatted without them, or with other ones, must be formatted again.
-    if [[ $SASL == 1 && "$(cat "$SCRAM_FILE" 2>/dev/null)" != "$(scram_fingerprint)" ]]; then
-      weir_die "$DATA_DIR was formatted without SCRAM credentials for $SASL_USER or with another password; delete it (its topics go too) and start again"
+    # (A restricted user the storage has while WEIR_KAFKA_ACL=0 does no harm.)
+    local want
+    want=$(scram_fingerprint)
+    if [[ $SASL == 1 &&
+      "$(head -n "$(wc -l <<<"$want")" "$SCRAM_FILE" 2>/dev/null)" != "$want" ]]; then
+      weir_die "$DATA_DIR was formatted without SCRAM credentials for $SASL_USER (and, with WEIR_KAFKA_ACL=1, $RESTRICTED_USER) or with other passwords; delete it (its topics go too) and start again"
     fi
     return 0
   fi
@@ -448,8 +494,11 @@ format_storage() {
   if [[ $SASL == 1 ]]; then
     for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
       scram+=(--add-scram "$mechanism=[name=$SASL_USER,password=$SASL_PASSWORD]")
+      [[ $ACL == 0 ]] ||
+        scram+=(--add-scram "$mechanism=[name=$RESTRICTED_USER,password=$RESTRICTED_PASSWORD]")
     done
   fi
+  rm -f "$ACL_FILE"
   if ! "$JAVA" -Xmx256m -cp "$LIBS/*" kafka.tools.StorageTool format \
     -t "$(<"$CLUSTER_ID_FILE")" -c "$PROPS" --ignore-formatted "${scram[@]}" \
     >"$INSTANCE_DIR/format.log" 2>&1 9>&-; then
@@ -605,14 +654,37 @@ cmd_start() {
   done
   [[ -n $pid ]] || pid=$launched
   echo "$pid" >"$PID_FILE"
-  if ! wait_ready "$pid"; then
+  if ! wait_ready "$pid" || ! set_acls; then
     cmd_stop_locked >/dev/null || true
     exit 1
   fi
   local where=$BOOTSTRAP
   [[ $SASL == 1 ]] && where+=", SASL_PLAINTEXT/SCRAM $SASL_BOOTSTRAP (user $SASL_USER)"
+  [[ $ACL == 1 ]] && where+=" with ACLs (restricted user $RESTRICTED_USER)"
   [[ $TLS == 1 ]] && where+=", SSL/mutual TLS $TLS_BOOTSTRAP (client config $TLS_CLIENT_CONF)"
   echo "kafka.sh: started Kafka $(broker_version "$pid") (pid $pid) on $where in $((SECONDS - started)) s, dir $INSTANCE_DIR"
+}
+
+# Gives the restricted SCRAM user its ACLs, once per formatted storage (they
+# live in the cluster metadata). kafka.admin.AclCommand, through the
+# PLAINTEXT listener as the super user ANONYMOUS: one run per set of
+# operations valid on the resource types it names. No CREATE, DELETE or ALTER
+# anywhere: topics are someone else's to make.
+set_acls() {
+  [[ $ACL == 1 && ! -f $ACL_FILE ]] || return 0
+  local log=$INSTANCE_DIR/acls.log
+  : >"$log"
+  acl() {
+    "$JAVA" -Xmx256m -cp "$LIBS/*" kafka.admin.AclCommand --bootstrap-server "$BOOTSTRAP" \
+      --add --allow-principal "User:$RESTRICTED_USER" "$@" >>"$log" 2>&1 9>&-
+  }
+  if ! acl --operation Read --topic '*' --group '*' ||
+    ! acl --operation Write --operation Describe --topic '*' --transactional-id '*'; then
+    cat "$log" >&2
+    weir_log "error: setting the ACLs of $RESTRICTED_USER failed (log: $log)"
+    return 1
+  fi
+  echo "$RESTRICTED_USER" >"$ACL_FILE"
 }
 
 # Sends SIG to PIDS, then waits up to TIMEOUT seconds for them to exit.

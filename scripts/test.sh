@@ -44,9 +44,11 @@ cleanup() {
 }
 trap cleanup EXIT
 # With a SASL_PLAINTEXT/SCRAM listener too, for tests/integration/test_sasl.py,
-# and a mutual-TLS one, for tests/integration/test_tls.py; exported, so that
-# tests restarting the broker keep them.
-export WEIR_KAFKA_SASL=1 WEIR_KAFKA_TLS=1
+# a mutual-TLS one, for tests/integration/test_tls.py, and ACLs binding a
+# second SCRAM user, for tests/integration/test_topic_permissions.py (every
+# other client is a super user); exported, so that tests restarting the
+# broker keep them.
+export WEIR_KAFKA_SASL=1 WEIR_KAFKA_TLS=1 WEIR_KAFKA_ACL=1
 scripts/kafka.sh start
 export WEIR_TEST_BOOTSTRAP=127.0.0.1:$WEIR_KAFKA_PORT
 export WEIR_TEST_SASL_BOOTSTRAP WEIR_TEST_TLS_BOOTSTRAP WEIR_TEST_TLS_CLIENT_CONF
