@@ -677,6 +677,8 @@ class rdkafka_producer final : public producer {
         if (e.err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
         problem += std::string(problem.empty() ? "" : "; ") + e.topic + "/" +
                    std::to_string(e.partition) + ": " + rd_kafka_err2str(e.err);
+        if (e.err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+          problem += " (this principal needs Delete on the topic)";
       }
     }
     if (ev) rd_kafka_event_destroy(ev);
@@ -781,6 +783,19 @@ std::string describe(const topic_spec& t) {
   return out + ")";
 }
 
+// `t` as an operator must create it for weir: settings, then the operations
+// weir's principal needs on it.
+std::string describe_for_operator(const topic_spec& t) {
+  std::string out = describe(t);
+  if (t.operations.empty()) return out;
+  out.pop_back();
+  out += "; weir needs ";
+  for (std::size_t i = 0; i < t.operations.size(); ++i) {
+    out += (i == 0 ? "" : i + 1 == t.operations.size() ? " and " : ", ") + t.operations[i];
+  }
+  return out + ")";
+}
+
 }  // namespace
 
 core::status ensure_topics(const client_settings& s, const std::vector<topic_spec>& topics,
@@ -858,10 +873,17 @@ core::status ensure_topics(const client_settings& s, const std::vector<topic_spe
     for (auto* n : news) rd_kafka_NewTopic_destroy(n);
     if (!problem.empty()) {
       std::string list;
-      for (const auto* t : missing) list += (list.empty() ? "" : "; ") + describe(*t);
-      return core::error{core::errc::kafka, std::string(denied ? "not allowed to create topics"
-                                                               : "cannot create topics") +
-                                                " (" + problem + "); create them by hand: " + list};
+      for (const auto* t : missing) list += (list.empty() ? "" : "; ") + describe_for_operator(*t);
+      return core::error{
+          core::errc::kafka,
+          denied ? "not allowed to create topics (" + problem +
+                       "); have them created with these partition counts and configs (any "
+                       "replication factor), or grant this principal Create on them: " +
+                       list
+                 : "cannot create topics (" + problem +
+                       "); create them by hand with these partition counts and configs (any "
+                       "replication factor): " +
+                       list};
     }
     core::log::info("created internal topics", {{"count", std::to_string(missing.size())}});
   }

@@ -46,10 +46,15 @@ std::vector<std::pair<std::string, std::string>> changelog_topic_config() {
 core::status ensure_internal_topics(const topology& t, const kafka::client_settings& s,
                                     int partitions) {
   std::vector<kafka::topic_spec> topics;
+  // Changelogs are written, and read to restore; repartition topics are
+  // written, read, and emptied of what was read (DeleteRecords).
   for (const auto& c : changelogs(t))
-    topics.push_back({c.topic, partitions, changelog_topic_config()});
+    topics.push_back({c.topic, partitions, changelog_topic_config(), {"Read", "Write"}});
   for (const auto& st : t.stages) {
-    if (st.output) topics.push_back({*st.output, partitions, repartition_topic_config()});
+    if (st.output) {
+      topics.push_back(
+          {*st.output, partitions, repartition_topic_config(), {"Read", "Write", "Delete"}});
+    }
   }
   return kafka::ensure_topics(s, topics, metadata_timeout);
 }

@@ -203,6 +203,9 @@ struct topic_spec {
   std::string name;
   int partitions = 1;
   std::vector<std::pair<std::string, std::string>> config;
+  // ACL operations weir's principal needs on the topic (Read, Write, …):
+  // named when the topic must be created by someone else.
+  std::vector<std::string> operations;
 };
 
 // Creates each topic of `topics` that does not exist (replication factor:
