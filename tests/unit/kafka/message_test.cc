@@ -1,49 +1,19 @@
 #include <catch2/catch.hpp>
 
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
-
 #include <chrono>
 #include <memory>
 #include <string>
 
+#include "support/kafka_mock_cluster.h"
 #include "weir/kafka/client.h"
 
 using namespace weir;
 using namespace weir::kafka;
 
-namespace {
-// A one-broker cluster inside librdkafka (no network broker), owned by a
-// client handle of its own.
-class mock_cluster {
- public:
-  mock_cluster() {
-    char err[256];
-    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), err, sizeof err);
-    REQUIRE(rk_);
-    cluster_ = rd_kafka_mock_cluster_new(rk_, 1);
-    REQUIRE(cluster_);
-  }
-  ~mock_cluster() {
-    rd_kafka_mock_cluster_destroy(cluster_);
-    rd_kafka_destroy(rk_);
-  }
-  mock_cluster(const mock_cluster&) = delete;
-  mock_cluster& operator=(const mock_cluster&) = delete;
-  std::string bootstraps() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
-  void create_topic(const std::string& name, int partitions) {
-    REQUIRE(rd_kafka_mock_topic_create(cluster_, name.c_str(), partitions, 1) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR);
-  }
-
- private:
-  rd_kafka_t* rk_ = nullptr;
-  rd_kafka_mock_cluster_t* cluster_ = nullptr;
-};
-}  // namespace
+using test::kafka_mock_cluster;
 
 TEST_CASE("a consumed record's view names its topic, partition, offset, key, value and headers") {
-  mock_cluster cluster;
+  kafka_mock_cluster cluster;
   // Longer than any short-string buffer, so the name lives on the heap.
   const std::string topic = "a-source-topic-with-a-name-longer-than-any-inline-buffer";
   cluster.create_topic(topic, 1);
