@@ -383,6 +383,28 @@ class rdkafka_partition_reader final : public partition_reader {
   rdkafka_partition_reader(const rdkafka_partition_reader&) = delete;
   rdkafka_partition_reader& operator=(const rdkafka_partition_reader&) = delete;
 
+  // The first and end offsets of `tp`. A broker that does not lead the
+  // partition yet (a topic created a moment ago, a leader moving) is asked
+  // again until `timeout`: librdkafka returns that answer as it is.
+  RdKafka::ErrorCode watermarks(const topic_partition& tp, std::int64_t& low, std::int64_t& high,
+                                std::chrono::milliseconds timeout) {
+    using clock = std::chrono::steady_clock;
+    const auto deadline = clock::now() + timeout;
+    for (;;) {
+      const auto left = std::max<std::int64_t>(
+          1,
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count());
+      auto e =
+          c_->query_watermark_offsets(tp.topic, tp.partition, &low, &high, static_cast<int>(left));
+      const bool leader_not_ready =
+          e == RdKafka::ERR_NOT_LEADER_FOR_PARTITION || e == RdKafka::ERR_LEADER_NOT_AVAILABLE ||
+          e == RdKafka::ERR_OFFSET_NOT_AVAILABLE || e == RdKafka::ERR_FENCED_LEADER_EPOCH ||
+          e == RdKafka::ERR_UNKNOWN_LEADER_EPOCH;
+      if (!leader_not_ready || clock::now() + std::chrono::milliseconds(100) >= deadline) return e;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+
   core::status init(const client_settings& s) {
     // The high-level consumer needs a group id, but a reader never
     // subscribes: it never joins the group and commits nothing.
@@ -418,8 +440,7 @@ class rdkafka_partition_reader final : public partition_reader {
     for (const auto& tp : tps) {
       std::int64_t low = 0;
       std::int64_t high = 0;
-      auto e = c_->query_watermark_offsets(tp.topic, tp.partition, &low, &high,
-                                           static_cast<int>(timeout.count()));
+      auto e = watermarks(tp, low, high, timeout);
       if (e != RdKafka::ERR_NO_ERROR) {
         return kafka_error(
             "reading the end offset of " + tp.topic + "/" + std::to_string(tp.partition),
@@ -436,8 +457,7 @@ class rdkafka_partition_reader final : public partition_reader {
     for (const auto& tp : tps) {
       std::int64_t low = 0;
       std::int64_t high = 0;
-      auto e = c_->query_watermark_offsets(tp.topic, tp.partition, &low, &high,
-                                           static_cast<int>(timeout.count()));
+      auto e = watermarks(tp, low, high, timeout);
       if (e != RdKafka::ERR_NO_ERROR) {
         return kafka_error(
             "reading the offsets of " + tp.topic + "/" + std::to_string(tp.partition),
