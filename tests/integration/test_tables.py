@@ -2,13 +2,16 @@
 tombstone, an invalid record) enriches a stream, including an update that
 arrives while weir runs and a table_miss dead letter with its headers; a
 restart resumes the table from its stored offsets; a file table is reloaded
-when its file changes and keeps its rows when the new file is broken."""
+when its file changes and keeps its rows when the new file is broken; /readyz
+is 503 naming the table while a large table topic bootstraps, then 200."""
 import json
 import os
 import re
 import subprocess
 import time
+import urllib.error
 
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from conftest import consume_all, create_topics, http_get, produce, unique
@@ -171,6 +174,103 @@ def test_topic_table_enriches_a_stream_with_updates_tombstones_and_dead_letters(
     starts = [line for line in w2.log_text().splitlines() if "table bootstrapping" in line]
     assert "stored_rows=3" in starts[-1] and "records_to_read=0" in starts[-1], starts
     assert w2.stop() == 0, w2.log_text()
+
+
+TABLE_ROWS = 200_000
+
+
+def fill_table(bootstrap, topic, partitions, rows):
+    """`rows` small rows with distinct keys, spread over the partitions."""
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50,
+                  "batch.num.messages": 10000, "queue.buffering.max.messages": rows,
+                  "compression.type": "lz4"})
+    value = row("grocery", 0.1)
+    for i in range(rows):
+        p.produce(topic, key=f"m{i}", value=value, partition=i % partitions)
+        if i % 10000 == 0:
+            p.poll(0)
+    assert p.flush(60) == 0
+
+
+def test_readyz_is_503_naming_the_table_while_it_bootstraps_then_200(tmp_path, bootstrap, weir):
+    name, source, table = unique("boot"), unique("payments"), unique("merchants")
+    sink, dlq = unique("enriched"), unique("payments-dlq")
+    create_topics(bootstrap, {source: 2, sink: 1, dlq: 1})
+    create_compacted(bootstrap, table, 2)
+    fill_table(bootstrap, table, 2, TABLE_ROWS)
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(PIPELINE.format(name=name, source=source, table=table, sink=sink, dlq=dlq))
+
+    # Small fetches make the table reader take many round trips, so that the
+    # bootstrap lasts long enough to be watched.
+    w = weir(path, metrics_listen="127.0.0.1:0",
+             extra_args=["--kafka-property", "consumer.max.partition.fetch.bytes=8192"])
+    started = time.time()
+    # The server starts before the table does: poll from the moment the log
+    # names its port.
+    deadline = started + 30
+    port = None
+    while port is None:
+        found = re.findall(r"serving metrics.*port=(\d+)", w.log_text())
+        if found:
+            port = int(found[-1])
+        else:
+            assert w.alive(), w.log_text()
+            assert time.time() < deadline, "weir did not serve metrics:\n" + w.log_text()
+            time.sleep(0.01)
+
+    seen = []  # (seconds since start, /healthz status, /readyz status, /readyz body)
+
+    def observed():
+        lines, last = [], None
+        for t, h, s, b in seen:
+            if (h, s, b) != last:
+                lines.append(f"  {t:6.2f}s healthz {h} readyz {s} {b.strip()!r}")
+                last = (h, s, b)
+        return "observed sequence (repeats left out):\n" + "\n".join(lines) + (
+            "\nlog:\n" + w.log_text())
+
+    def poll():
+        try:
+            h = http_get(f"http://127.0.0.1:{port}/healthz")[0]
+            s, b = http_get(f"http://127.0.0.1:{port}/readyz")
+        except urllib.error.URLError as e:  # the process exited
+            h, s, b = None, None, str(e.reason)
+        seen.append((time.time() - started, h, s, b))
+        return s, b
+
+    while poll()[0] != 200:
+        assert w.alive(), observed()
+        assert time.time() < deadline, "not ready in time; " + observed()
+        time.sleep(0.02)
+    # Ready only once the table was read to the end offsets captured at start.
+    assert "table bootstrapped" in w.log_text(), observed()
+    labels = f'{{pipeline="{name}",table="merchants"}}'
+    assert metric(port, "weir_table_rows" + labels) == TABLE_ROWS, observed()
+
+    # Then the worker is assigned both source partitions and stays ready.
+    assigned = f'weir_assigned_partitions{{pipeline="{name}"}}'
+    while metric(port, assigned) != 2:
+        assert poll()[0] == 200, observed()
+        assert time.time() < deadline, "source partitions not assigned in time; " + observed()
+        time.sleep(0.05)
+    assert poll()[0] == 200, observed()
+
+    assert all(h == 200 for _, h, _, _ in seen), "/healthz was not always 200; " + observed()
+    statuses = [s for _, _, s, _ in seen]
+    first_ready = statuses.index(200)
+    assert all(s == 503 for s in statuses[:first_ready]), observed()
+    assert all(s == 200 for s in statuses[first_ready:]), observed()
+    left = [int(m.group(1)) for _, _, _, b in seen
+            if (m := re.fullmatch(r"bootstrapping table merchants \((\d+) records left\)\n", b))]
+    assert left, "no 503 named the bootstrapping table; " + observed()
+    assert all(0 < n <= TABLE_ROWS for n in left), observed()
+    assert left == sorted(left, reverse=True), "records left went up; " + observed()
+    # Before the table and after it, the only other reason is the worker starting.
+    others = {b for _, _, s, b in seen[:first_ready] if not b.startswith("bootstrapping table")}
+    assert others <= {"starting\n"}, observed()
+    assert time.time() - started < 30
+    assert w.stop() == 0, w.log_text()
 
 
 def write_file(path, text):
