@@ -292,7 +292,10 @@ def test_kill9_and_restart_keeps_every_window_exact(tmp_path, bootstrap, weir):
     assert len(want) > 100 and late > 0
 
     # Records arrive in slices while the worker is killed and restarted on its
-    # state directory, so kills land mid-stream and during checkpoints.
+    # state directory, so kills land mid-stream and during checkpoints. A
+    # stable --instance-id lets each restart take the partitions at once;
+    # without it, the group would wait for the killed member's session to
+    # time out (45 s) and the restarts in between would never hold a partition.
     rng = random.Random(5)
     state = tmp_path / "state"
     slices = 8
@@ -300,7 +303,7 @@ def test_kill9_and_restart_keeps_every_window_exact(tmp_path, bootstrap, weir):
     for i in range(slices):
         chunk = {p: v[i * len(v) // slices:(i + 1) * len(v) // slices] for p, v in parts.items()}
         produce_partitions(bootstrap, source, chunk)
-        w = weir(path, state_dir=state)
+        w = weir(path, state_dir=state, extra_args=["--instance-id", "kill9-0"])
         time.sleep(rng.uniform(0.3, 2.5))
         if i < slices - 1:
             w.kill9()
