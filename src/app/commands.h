@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -18,6 +19,10 @@ struct worker_options {
   // The process's memory budget in bytes (--memory-limit); 0: none, fixed
   // bounded defaults. See memory_split in run.cc.
   std::uint64_t memory_limit = 0;
+  // How long each topic lookup at start waits for the broker to answer
+  // (--startup-timeout): unreachable brokers and refused credentials surface
+  // only as a lookup that never completes.
+  std::chrono::milliseconds startup_timeout{30'000};
 };
 
 int validate(const std::vector<std::string>& files);

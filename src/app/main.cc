@@ -7,6 +7,7 @@
 #include "app/commands.h"
 #include "app/kafka_properties.h"
 #include "weir/core/log.h"
+#include "weir/core/time.h"
 
 #ifndef WEIR_VERSION
 #define WEIR_VERSION "dev"
@@ -45,6 +46,16 @@ int main(int argc, char** argv) {
                   "window state (512Mi, 2Gi, 1G, 800M or bytes; unset: fixed defaults)")
       ->envname("WEIR_MEMORY_LIMIT")
       ->transform(CLI::AsSizeValue(true));
+  std::string startup_timeout = "30s";
+  run->add_option("--startup-timeout", startup_timeout,
+                  "How long each topic lookup at start waits for the broker (250ms, 10s, 2m)")
+      ->envname("WEIR_STARTUP_TIMEOUT")
+      ->capture_default_str()
+      ->check([](const std::string& text) -> std::string {
+        auto d = weir::core::parse_duration(text);
+        if (!d) return d.err().message;
+        return *d > 0 ? "" : "must be more than 0";
+      });
   run->add_option("--kafka-property", kafka_properties,
                   "librdkafka property KEY=VALUE (repeatable): SASL, SSL, tuning; VALUE may be "
                   "env:NAME or file:PATH to keep secrets off the command line")
@@ -92,6 +103,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   opts.kafka.properties = std::move(*resolved);
+  if (app.got_subcommand("run")) {
+    opts.startup_timeout = std::chrono::milliseconds(*weir::core::parse_duration(startup_timeout));
+  }
 
   if (app.got_subcommand("version")) {
     std::printf("weir %s\n", WEIR_VERSION);

@@ -23,8 +23,8 @@ namespace weir::app {
 namespace {
 
 // Checks that a topic exists; returns its partition count or an error line.
-core::result<int> topic_partitions(const kafka::client_settings& k, const std::string& topic) {
-  return kafka::partition_count(k, topic, std::chrono::seconds(30));
+core::result<int> topic_partitions(const worker_options& o, const std::string& topic) {
+  return kafka::partition_count(o.kafka, topic, o.startup_timeout);
 }
 
 // How a --memory-limit is shared out (docs/operations.md, "Memory"): a
@@ -71,7 +71,7 @@ int run(const std::vector<std::string>& files, const worker_options& options) {
   for (const auto& file : files) {
     std::string missing;
     auto partitions = [&](const std::string& topic) -> std::optional<int> {
-      auto n = topic_partitions(options.kafka, topic);
+      auto n = topic_partitions(options, topic);
       if (!n) {
         missing = n.err().message;
         return std::nullopt;
@@ -95,7 +95,7 @@ int run(const std::vector<std::string>& files, const worker_options& options) {
     if (spec.errors.dead_letter_topic) outputs.push_back(*spec.errors.dead_letter_topic);
     for (const auto& t : config::late_topics(spec)) outputs.push_back(t);
     for (const auto& topic : outputs) {
-      if (auto n = topic_partitions(options.kafka, topic); !n) {
+      if (auto n = topic_partitions(options, topic); !n) {
         core::log::error("output topic unavailable", {{"file", file}, {"error", n.err().message}});
         bad = true;
       }
@@ -103,7 +103,7 @@ int run(const std::vector<std::string>& files, const worker_options& options) {
     if (bad) continue;
     // Changelog and repartition topics are weir's own: created when
     // missing, partition for partition with the source.
-    if (auto n = topic_partitions(options.kafka, spec.source.topics.front()); n) {
+    if (auto n = topic_partitions(options, spec.source.topics.front()); n) {
       if (auto st = runtime::ensure_internal_topics(*loaded.topology, options.kafka, *n); !st) {
         core::log::error("internal topics unavailable",
                          {{"file", file}, {"error", st.err().message}});
