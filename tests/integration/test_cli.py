@@ -1,5 +1,6 @@
 """The weir command line without a broker: explain, version, usage errors."""
 import subprocess
+import time
 
 from conftest import ROOT
 
@@ -72,10 +73,23 @@ def test_version(weir_bin):
 
 
 def test_run_without_a_reachable_topic_fails_clearly(tmp_path, weir_bin):
-    # Nothing listens on this port: weir says so and exits 1 instead of hanging.
+    # Nothing listens on this port: weir says so and exits 1 instead of
+    # hanging, once the --startup-timeout (default 30 s) has passed.
     p = ROOT / "pipelines" / "page-views.yaml"
+    started = time.time()
     out = subprocess.run([weir_bin, "run", str(p), "--bootstrap-servers", "127.0.0.1:1",
-                          "--state-dir", str(tmp_path / "s"), "--metrics-listen", ""],
+                          "--state-dir", str(tmp_path / "s"), "--metrics-listen", "",
+                          "--startup-timeout", "3s"],
                          capture_output=True, text=True, timeout=90)
+    elapsed = time.time() - started
     assert out.returncode == 1
     assert "source topic unavailable" in out.stderr
+    assert 3 <= elapsed < 20, elapsed
+
+
+def test_startup_timeout_must_be_a_positive_duration(tmp_path, weir_bin):
+    p = ROOT / "pipelines" / "page-views.yaml"
+    for value, why in [("5", "missing unit"), ("0s", "must be more than 0")]:
+        out = run(weir_bin, "run", str(p), "--startup-timeout", value)
+        assert out.returncode != 0
+        assert why in out.stderr, out.stderr

@@ -91,8 +91,10 @@ def test_wrong_password_fails_fast_with_an_authentication_error(
     monkeypatch.setenv("WEIR_TEST_SECRET", wrong)
     pipeline, _ = setup_pipeline(tmp_path, bootstrap)
     started = time.time()
+    # The broker refuses at once; the topic lookup gives up after the
+    # --startup-timeout (default 30 s).
     w = start(weir_bin, pipeline, sasl_bootstrap, tmp_path,
-              sasl_args("SCRAM-SHA-256", "env:WEIR_TEST_SECRET"))
+              sasl_args("SCRAM-SHA-256", "env:WEIR_TEST_SECRET") + ["--startup-timeout", "5s"])
     try:
         # The secret is not on the command line (ps, /proc).
         cmdline = Path(f"/proc/{w.proc.pid}/cmdline").read_bytes()
