@@ -12,6 +12,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 packages=(
   # build
   build-essential cmake ninja-build pkg-config
+  # compiler cache: scripts/build.sh and scripts/fuzz.sh use it when present
+  ccache
   # libraries
   librdkafka-dev rapidjson-dev librocksdb-dev libyaml-cpp-dev catch2
   prometheus-cpp-dev libfmt-dev libspdlog-dev libcli11-dev libre2-dev

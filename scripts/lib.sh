@@ -39,3 +39,17 @@ weir_cache_dir() {
 weir_regex_escape() {
   printf '%s' "$1" | sed -e 's/[][\\.*^$+?(){}|]/\\&/g'
 }
+
+# Prints the CMake argument that compiles through ccache when it is installed
+# and WEIR_CCACHE is not 0, else one that compiles directly (so a build
+# directory configured with ccache can be switched off). Paths under the
+# checkout are hashed relative to it, so clones in other folders share hits.
+weir_compiler_launcher() {
+  if [[ ${WEIR_CCACHE:-1} != 0 ]] && command -v ccache >/dev/null 2>&1; then
+    local root
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    printf '%s\n' "-DCMAKE_CXX_COMPILER_LAUNCHER=env;CCACHE_BASEDIR=$root;CCACHE_NOHASHDIR=true;ccache"
+  else
+    printf '%s\n' "-DCMAKE_CXX_COMPILER_LAUNCHER="
+  fi
+}
