@@ -5,6 +5,7 @@ WEIR_TEST_BOOTSTRAP and WEIR_BIN; these tests never start or stop it.
 """
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -152,3 +153,16 @@ def http_get(url, timeout=5):
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
+
+
+def metrics_port(w, earlier=0, timeout=60):
+    """The port a process started with --metrics-listen 127.0.0.1:0 serves
+    metrics on; its log follows `earlier` processes' logs in the same file."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        ports = re.findall(r"serving metrics.*port=(\d+)", w.log_text())
+        if len(ports) > earlier:
+            return int(ports[-1])
+        assert w.alive(), w.log_text()
+        time.sleep(0.2)
+    raise TimeoutError("weir did not serve metrics:\n" + w.log_text())

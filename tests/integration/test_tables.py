@@ -14,7 +14,7 @@ import urllib.error
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from conftest import consume_all, create_topics, http_get, produce, unique
+from conftest import consume_all, create_topics, http_get, metrics_port, produce, unique
 
 PIPELINE = """
 pipeline: {name}
@@ -60,19 +60,6 @@ def create_compacted(bootstrap, topic, partitions):
             return
         time.sleep(0.2)
     raise TimeoutError(topic)
-
-
-def metrics_port(w, earlier=0, timeout=60):
-    """The port the process serves metrics on; its log follows `earlier`
-    processes' logs in the same file."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        ports = re.findall(r"serving metrics.*port=(\d+)", w.log_text())
-        if len(ports) > earlier:
-            return int(ports[-1])
-        assert w.alive(), w.log_text()
-        time.sleep(0.2)
-    raise TimeoutError("weir did not serve metrics:\n" + w.log_text())
 
 
 def metric(port, series):

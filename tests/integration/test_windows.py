@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, consume_all, create_topics, http_get, produce, unique
+from conftest import ROOT, consume_all, create_topics, http_get, metrics_port, produce, unique
 from model import summarize, tumbling
 
 SIZE = 10_000
@@ -219,11 +219,12 @@ def test_metrics_and_health_while_running(tmp_path, bootstrap, weir):
     create_topics(bootstrap, topics)
     parts = hand_written_events()
     produce_partitions(bootstrap, source, parts)
-    w = weir(path, metrics_listen="127.0.0.1:19464")
+    w = weir(path, metrics_listen="127.0.0.1:0")
+    port = metrics_port(w)
     consume_all(bootstrap, sink, min_count=5, timeout=60, idle=1)
     deadline = time.time() + 20
     while True:
-        status, body = http_get("http://127.0.0.1:19464/metrics")
+        status, body = http_get(f"http://127.0.0.1:{port}/metrics")
         consumed = re.search(r'^weir_records_consumed_total\{[^}]*\} (\d+)', body, re.M)
         if status == 200 and consumed and int(consumed.group(1)) == 17:
             break
@@ -235,8 +236,8 @@ def test_metrics_and_health_while_running(tmp_path, bootstrap, weir):
     assert f'weir_windows_emitted_total{{pipeline="{name}",step="spend"}} 5' in body
     assert re.search(r'^weir_checkpoint_duration_seconds_count\{[^}]*\} [1-9]', body, re.M)
     assert re.search(r'^weir_record_errors_total\{[^}]*error="invalid_json"[^}]*\} 1', body, re.M)
-    assert http_get("http://127.0.0.1:19464/healthz")[0] == 200
-    assert http_get("http://127.0.0.1:19464/readyz")[0] == 200
+    assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+    assert http_get(f"http://127.0.0.1:{port}/readyz")[0] == 200
     assert w.stop() == 0
 
 
