@@ -5,14 +5,12 @@
 // to the last checkpoint, go on — instead of stopping.
 #include <catch2/catch.hpp>
 
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
-
 #include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
 
+#include "support/kafka_mock_cluster.h"
 #include "weir/kafka/client.h"
 #include "weir/runtime/topology.h"
 #include "weir/runtime/worker.h"
@@ -20,33 +18,6 @@
 using namespace weir;
 
 namespace {
-
-class mock_cluster {
- public:
-  mock_cluster() {
-    char err[256];
-    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), err, sizeof err);
-    REQUIRE(rk_);
-    cluster_ = rd_kafka_mock_cluster_new(rk_, 1);
-    REQUIRE(cluster_);
-  }
-  ~mock_cluster() {
-    rd_kafka_mock_cluster_destroy(cluster_);
-    rd_kafka_destroy(rk_);
-  }
-  mock_cluster(const mock_cluster&) = delete;
-  mock_cluster& operator=(const mock_cluster&) = delete;
-  std::string bootstraps() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
-  void create_topic(const std::string& name, int partitions) {
-    REQUIRE(rd_kafka_mock_topic_create(cluster_, name.c_str(), partitions, 1) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR);
-  }
-  rd_kafka_mock_cluster_t* get() const noexcept { return cluster_; }
-
- private:
-  rd_kafka_t* rk_ = nullptr;
-  rd_kafka_mock_cluster_t* cluster_ = nullptr;
-};
 
 // The value of the first sample of `name` in the registry's text form.
 double sample(const metrics::registry& r, const std::string& name) {
@@ -71,7 +42,7 @@ std::size_t count_records(const kafka::client_settings& s, const std::string& to
 }  // namespace
 
 TEST_CASE("an abortable transaction error rewinds the worker, which goes on") {
-  mock_cluster cluster;
+  test::kafka_mock_cluster cluster;
   cluster.create_topic("in", 1);
   cluster.create_topic("out", 1);
   kafka::client_settings s;
@@ -104,9 +75,8 @@ processing: {guarantee: exactly_once, commit_interval: 100ms}
   auto db = state::open_memory();
 
   // The worker's first produce is refused: its transaction must be aborted.
-  constexpr int16_t produce_api = 0;  // the Produce request's API key
-  rd_kafka_mock_push_request_errors(cluster.get(), produce_api, 1,
-                                    RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  constexpr std::int16_t produce_api = 0;  // the Produce request's API key
+  cluster.fail_requests(produce_api, {RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED});
   std::atomic<bool> stop{false};
   runtime::worker w(*t, s, *db, "w0", std::nullopt);
   w.start(stop);
