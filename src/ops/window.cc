@@ -147,8 +147,8 @@ bool get_bytes(std::string_view& in, std::string_view& s) {
 class window_step final : public step {
  public:
   window_step(std::string name, window_settings s, metrics::counter& late,
-              metrics::counter& emitted)
-      : step(std::move(name)), s_(std::move(s)), late_(late), emitted_(emitted) {}
+              metrics::counter& emitted, metrics::gauge& open)
+      : step(std::move(name)), s_(std::move(s)), late_(late), emitted_(emitted), open_(open) {}
 
   bool stateful() const noexcept override { return true; }
   std::unique_ptr<step_instance> instantiate(const task_context& ctx) const override;
@@ -163,11 +163,13 @@ class window_step final : public step {
   const window_settings& settings() const noexcept { return s_; }
   metrics::counter& late_counter() const noexcept { return late_; }
   metrics::counter& emitted_counter() const noexcept { return emitted_; }
+  metrics::gauge& open_gauge() const noexcept { return open_; }
 
  private:
   window_settings s_;
   metrics::counter& late_;
   metrics::counter& emitted_;
+  metrics::gauge& open_;  // weir_open_windows: the sum of every task's open windows
 };
 
 // Keeps the one result emitted into it.
@@ -181,6 +183,10 @@ class window_instance final : public step_instance {
  public:
   window_instance(const window_step& def, const task_context& ctx)
       : def_(def), s_(def.settings()), ctx_(ctx) {}
+  // A revoked task's windows leave the gauge with it.
+  ~window_instance() override { def_.open_gauge().add(static_cast<double>(-published_open_)); }
+  window_instance(const window_instance&) = delete;
+  window_instance& operator=(const window_instance&) = delete;
 
   core::status process(event&& e, emitter& out) override;
   void on_watermark(core::millis wm, emitter& out) override;
@@ -290,6 +296,16 @@ class window_instance final : public step_instance {
   // added since the last call as changed.
   void mark_changes();
 
+  // Hopping with emit: final: the windows of g not emitted yet that hold a
+  // pane (those close_hopping will emit).
+  std::int64_t hopping_windows(const group_content& g) const noexcept;
+  // Adds the change of open_windows_ since the last call to the gauge.
+  void publish_open() {
+    if (open_windows_ == published_open_) return;
+    def_.open_gauge().add(static_cast<double>(open_windows_ - published_open_));
+    published_open_ = open_windows_;
+  }
+
   std::string encode_window(const window_entry& w) const;
   std::string encode_accumulators(const accumulators& acc) const;
   bool decode_accumulators(std::string_view& in, accumulators& acc) const;
@@ -299,6 +315,10 @@ class window_instance final : public step_instance {
   task_context ctx_;
   core::millis watermark_ = core::min_time;
   core::millis next_publish_ = core::min_time;
+  // Windows (sessions) open now, and the part of it added to the gauge: a
+  // plain integer on the hot path, published at ticks and checkpoints.
+  std::int64_t open_windows_ = 0;
+  std::int64_t published_open_ = 0;
 
   std::map<std::string, window_entry> windows_;            // group JSON + start
   std::set<std::pair<core::millis, std::string>> closes_;  // (close_at, key)
@@ -382,6 +402,7 @@ window_entry& window_instance::open_window(const std::string& key,
     closes_.emplace(close_at(w), key);
     if (s_.emit == emit_mode::on_watermark) fires_.emplace(fire_at(w), key);
     dirty_windows_.insert(key);
+    ++open_windows_;
   }
   return w;
 }
@@ -534,6 +555,28 @@ core::status window_instance::process_time_window(const event& e,
   add_all(pane.acc, args_, t);
   mark_dirty(g, gj, pane);
   changed(g, pane_start);
+  // The open windows containing t, [k*advance, k*advance + size), exist
+  // once a record arrived in them while open; one that holds another pane
+  // has (a pane lives as long as an open window contains it). So only a new
+  // pane opens windows: those that contain neither neighbouring pane. With
+  // emit: final they are only counted.
+  if (new_pane) {
+    core::millis lowest = t - s_.size;  // exclusive
+    core::millis highest = last_start;
+    if (pi > 0) lowest = std::max(lowest, g.slots[pi - 1].time);
+    if (pi + 1 < g.slots.size()) {
+      const core::millis below_next = g.slots[pi + 1].time - s_.size;
+      highest = std::min(highest, core::floor_div(below_next, advance) * advance);
+    }
+    for (core::millis start = highest; start > lowest; start -= advance) {
+      if (closed(start + s_.size + s_.lateness)) break;  // and every earlier one
+      if (lazy_hopping()) {
+        ++open_windows_;
+      } else {
+        open_window(entry_key(gj, start), group, gj, start, start + s_.size);
+      }
+    }
+  }
   if (lazy_hopping()) {
     // The earliest window of this pane that is still open.
     core::millis first = first_window_containing(pane_start);
@@ -547,23 +590,6 @@ core::status window_instance::process_time_window(const event& e,
       group_closes_.emplace(hop_close(first), gj);
     }
     return {};
-  }
-  // The open windows containing t, [k*advance, k*advance + size), exist
-  // once a record arrived in them while open; one that holds another pane
-  // has (a pane lives as long as an open window contains it). So only a new
-  // pane opens windows: those that contain neither neighbouring pane.
-  if (new_pane) {
-    core::millis lowest = t - s_.size;  // exclusive
-    core::millis highest = last_start;
-    if (pi > 0) lowest = std::max(lowest, g.slots[pi - 1].time);
-    if (pi + 1 < g.slots.size()) {
-      const core::millis below_next = g.slots[pi + 1].time - s_.size;
-      highest = std::min(highest, core::floor_div(below_next, advance) * advance);
-    }
-    for (core::millis start = highest; start > lowest; start -= advance) {
-      if (closed(start + s_.size + s_.lateness)) break;  // and every earlier one
-      open_window(entry_key(gj, start), group, gj, start, start + s_.size);
-    }
   }
   if (s_.emit == emit_mode::changes) {
     // The windows containing t are marked changed at the next publication.
@@ -616,6 +642,7 @@ core::status window_instance::process_sliding(const event& e, const core::value:
       const bool earliest = at == starts.begin();
       if (earliest && !starts.empty()) group_closes_.erase({slide_close(starts.front()), gj});
       starts.insert(at, start);
+      ++open_windows_;
       if (earliest) group_closes_.emplace(slide_close(start), gj);
       if (g.group.empty()) g.group = group;
       g.dirty_windows.push_back(start);
@@ -748,6 +775,7 @@ void window_instance::erase_window(const std::string& key) {
   closes_.erase({close_at(it->second), key});
   fires_.erase({fire_at(it->second), key});
   windows_.erase(it);
+  --open_windows_;
   dirty_windows_.insert(key);  // erased at the next checkpoint
 }
 
@@ -863,6 +891,7 @@ void window_instance::close_hopping(core::millis wm, emitter& out) {
       w.start = start;
       w.end = start + s_.size;
       emit_result(w, true, sweep_use::close, out, &g);
+      --open_windows_;
     }
     // The next window that holds a pane: the next start, or a jump over a gap.
     core::millis next = start + s_.advance;
@@ -891,6 +920,7 @@ void window_instance::close_sliding(core::millis wm, emitter& out) {
     w.end = w.start + s_.size;
     emit_result(w, true, sweep_use::close, out, &g);
     g.window_starts.pop_front();
+    --open_windows_;
     g.dirty_windows.push_back(w.start);
     list_group(g, gj);
     if (!g.window_starts.empty()) {
@@ -967,6 +997,7 @@ void window_instance::drop_expired_content() {
 }
 
 void window_instance::on_tick(core::millis now, emitter& out) {
+  publish_open();
   if (s_.emit != emit_mode::changes) return;
   if (next_publish_ == core::min_time) next_publish_ = now + s_.changes_every;
   if (now < next_publish_) return;
@@ -1017,6 +1048,7 @@ std::string window_instance::encode_window(const window_entry& w) const {
 }
 
 void window_instance::checkpoint(state::write_batch& batch) {
+  publish_open();
   if (s_.emit == emit_mode::changes) mark_changes();
   std::string full;
   auto write = [&](char tag, const std::string& key, const std::string* value) {
@@ -1135,13 +1167,16 @@ core::status window_instance::restore() {
         if (lazy_sliding()) {
           group_content& g = groups_.try_emplace(w.group_json).first->second;
           auto at = std::lower_bound(g.window_starts.begin(), g.window_starts.end(), w.start);
-          if (at == g.window_starts.end() || *at != w.start) g.window_starts.insert(at, w.start);
+          if (at == g.window_starts.end() || *at != w.start) {
+            g.window_starts.insert(at, w.start);
+            ++open_windows_;
+          }
           g.group = std::move(w.group);
           return true;
         }
         closes_.emplace(close_at(w), key);
         if (s_.emit == emit_mode::on_watermark && !w.fired) fires_.emplace(fire_at(w), key);
-        windows_.emplace(std::move(key), std::move(w));
+        if (windows_.emplace(std::move(key), std::move(w)).second) ++open_windows_;
         return true;
       }
       case 'p': {
@@ -1197,8 +1232,24 @@ core::status window_instance::restore() {
   for (const auto& [gj, g] : groups_) {
     if (!g.slots.empty()) slot_expiry_.emplace(slot_expiry(g.slots.front().time), gj);
     if (!g.window_starts.empty()) group_closes_.emplace(slide_close(g.window_starts.front()), gj);
+    if (lazy_hopping()) open_windows_ += hopping_windows(g);
   }
+  publish_open();
   return {};
+}
+
+std::int64_t window_instance::hopping_windows(const group_content& g) const noexcept {
+  if (!g.scheduled) return 0;
+  std::int64_t n = 0;
+  core::millis next = g.next_start;  // the first start not counted yet
+  for (const auto& pane : g.slots) {
+    const core::millis lo = std::max(next, first_window_containing(pane.time));
+    const core::millis hi = core::floor_div(pane.time, s_.advance) * s_.advance;
+    if (hi < lo) continue;
+    n += (hi - lo) / s_.advance + 1;
+    next = hi + s_.advance;
+  }
+  return n;
 }
 
 std::optional<emit_mode> parse_emit(const config::node& n, window_settings& s,
@@ -1353,7 +1404,10 @@ std::unique_ptr<step> build_window(const config::step_spec& spec, const build_co
       "Records that arrived after every window they belong to had closed.", labels);
   auto& emitted =
       ctx.metrics.add_counter("weir_windows_emitted_total", "Window results emitted.", labels);
-  return std::make_unique<window_step>(spec.name, std::move(s), late, emitted);
+  auto& open = ctx.metrics.add_gauge(
+      "weir_open_windows", "Windows (sessions) open now in the step, every task of the process.",
+      labels);
+  return std::make_unique<window_step>(spec.name, std::move(s), late, emitted, open);
 }
 
 }  // namespace weir::ops

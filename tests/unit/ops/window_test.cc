@@ -14,8 +14,7 @@ namespace {
 
 // One window step built from YAML, with its own in-memory store.
 struct fixture {
-  explicit fixture(const std::string& window_yaml)
-      : diag("w.yaml") {
+  explicit fixture(const std::string& window_yaml) : diag("w.yaml") {
     spec = config::load_pipeline_text(
         "pipeline: p\nsource: {topic: in, partitioned_by: user}\nsteps:\n  - id: w\n    window: " +
             window_yaml + "\nsink: {topic: out}\n",
@@ -466,5 +465,46 @@ TEST_CASE("restored state expires: nothing is left in the store once every windo
     INFO(kind);
     CHECK(left == 0);
     CHECK_FALSE(f.out.values.empty());
+  }
+}
+
+TEST_CASE("weir_open_windows counts open windows through closes, restores and revokes") {
+  // Open windows after the four records, and after the watermark 10001.
+  struct kind_case {
+    const char* kind;
+    double open, after;
+  };
+  for (const kind_case& k :
+       {kind_case{"tumbling: 10s", 3, 1}, kind_case{"hopping: {size: 10s, advance: 5s}", 6, 3},
+        kind_case{"sliding: 5s", 5, 1}, kind_case{"session: {gap: 5s}", 3, 1}}) {
+    for (const char* emit : {"final", "on_watermark", "{changes: 1s}"}) {
+      INFO(k.kind << " emit " << emit);
+      fixture f(std::string("{group_by: [user], ") + k.kind + ", emit: " + emit +
+                ", aggregate: {n: count()}}");
+      REQUIRE(f.problems().empty());
+      auto& gauge =
+          f.registry.add_gauge("weir_open_windows", "", {{"pipeline", "p"}, {"step", "w"}});
+      {
+        auto w = f.instance();
+        f.push(*w, R"({"user":"a","x":1})", 1000);
+        f.push(*w, R"({"user":"a","x":1})", 3000);
+        f.push(*w, R"({"user":"b","x":1})", 5000);
+        f.push(*w, R"({"user":"a","x":1})", 12000);
+        w->on_tick(0, f.out);  // published at ticks and checkpoints
+        CHECK(gauge.value() == k.open);
+        w->on_watermark(10001, f.out);
+        state::write_batch b;
+        w->checkpoint(b);
+        REQUIRE(f.db->write(b).ok());
+        CHECK(gauge.value() == k.after);
+      }
+      CHECK(gauge.value() == 0);  // the task is gone (revoked)
+      auto w = f.instance();
+      CHECK(gauge.value() == k.after);  // restored
+      w->on_watermark(10001, f.out);
+      w->on_watermark(1'000'000, f.out);
+      w->on_tick(0, f.out);
+      CHECK(gauge.value() == 0);
+    }
   }
 }
