@@ -765,6 +765,10 @@ core::status window_instance::process_session(const event& e, const core::value:
   w.acc = std::move(acc);
   w.revision = revision;
   w.fired = fired;
+  // A session merged from one whose on-time result is out continues it with
+  // corrections: no second on-time result (as after a restore, which keeps
+  // no firing timer for a fired window).
+  if (fired) fires_.erase({fire_at(w), key});
   touch(key, w, out);
   return {};
 }

@@ -362,6 +362,26 @@ TEST_CASE("emit on_watermark: on-time result, one correction per late record, th
         R"({"user":"a","window_start":0,"window_end":10000,"s":3,"revision":3,"final":true})");
 }
 
+TEST_CASE("emit on_watermark: a session extended after its on-time result gets corrections only") {
+  fixture f(
+      "{group_by: [user], session: {gap: 5s}, allowed_lateness: 10s, aggregate: {s: sum(x)}, "
+      "emit: on_watermark}");
+  REQUIRE(f.problems().empty());
+  auto w = f.instance();
+  f.push(*w, R"({"user":"a","x":1})", 0);
+  w->on_watermark(5001, f.out);               // on time: last + gap passed
+  f.push(*w, R"({"user":"a","x":2})", 3000);  // extends the session: a correction
+  w->on_watermark(8001, f.out);               // the extended session's last + gap: nothing new
+  w->on_watermark(18001, f.out);
+  REQUIRE(f.out.values.size() == 3);
+  CHECK(f.out.values[0] ==
+        R"({"user":"a","window_start":0,"window_end":0,"s":1,"revision":1,"final":false})");
+  CHECK(f.out.values[1] ==
+        R"({"user":"a","window_start":0,"window_end":3000,"s":3,"revision":2,"final":false})");
+  CHECK(f.out.values[2] ==
+        R"({"user":"a","window_start":0,"window_end":3000,"s":3,"revision":3,"final":true})");
+}
+
 TEST_CASE("emit on_watermark without lateness emits one final result") {
   fixture f("{group_by: [user], tumbling: 10s, aggregate: {s: sum(x)}, emit: on_watermark}");
   auto out = run_all(f, {{1000, 1}});
