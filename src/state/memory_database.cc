@@ -12,8 +12,10 @@ namespace {
 // `weir test` and unit tests. A single mutex: not for throughput.
 class memory_store final : public store {
  public:
-  memory_store(std::string name, std::mutex& mu) : name_(std::move(name)), mu_(mu) {}
+  memory_store(std::string name, std::mutex& mu, cache_budget& budget)
+      : name_(std::move(name)), mu_(mu), budget_(budget) {}
   const std::string& name() const noexcept override { return name_; }
+  cache_budget* cache() const noexcept override { return &budget_; }
   core::result<std::optional<std::string>> get(std::string_view key) const override {
     std::lock_guard lock(mu_);
     auto it = data_.find(std::string(key));
@@ -41,14 +43,17 @@ class memory_store final : public store {
  private:
   std::string name_;
   std::mutex& mu_;
+  cache_budget& budget_;
 };
 
 class memory_database final : public database {
  public:
+  explicit memory_database(std::uint64_t state_cache_bytes) : budget_(state_cache_bytes) {}
+  const cache_budget& cache() const noexcept override { return budget_; }
   core::result<store*> open_store(const std::string& name) override {
     std::lock_guard lock(mu_);
     auto& slot = stores_[name];
-    if (!slot) slot = std::make_unique<memory_store>(name, mu_);
+    if (!slot) slot = std::make_unique<memory_store>(name, mu_, budget_);
     return static_cast<store*>(slot.get());
   }
   core::result<std::optional<progress>> read_progress(const partition_id& p) override {
@@ -86,6 +91,7 @@ class memory_database final : public database {
 
  private:
   memory_store& mutable_store(const store& s) { return *stores_.at(s.name()); }
+  cache_budget budget_;
   std::mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<memory_store>> stores_;
   std::map<std::string, std::string> progress_;
@@ -93,8 +99,8 @@ class memory_database final : public database {
 
 }  // namespace
 
-std::unique_ptr<database> open_memory() {
-  return std::make_unique<memory_database>();
+std::unique_ptr<database> open_memory(std::uint64_t state_cache_bytes) {
+  return std::make_unique<memory_database>(state_cache_bytes);
 }
 
 }  // namespace weir::state

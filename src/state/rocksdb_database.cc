@@ -6,6 +6,7 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -26,9 +27,11 @@ core::error state_error(const std::string& what, const rocksdb::Status& s) {
 // A column family of the process's RocksDB.
 class rocksdb_store final : public store {
  public:
-  rocksdb_store(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string name)
-      : db_(db), cf_(cf), name_(std::move(name)) {}
+  rocksdb_store(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string name,
+                cache_budget& budget)
+      : db_(db), cf_(cf), name_(std::move(name)), budget_(budget) {}
   const std::string& name() const noexcept override { return name_; }
+  cache_budget* cache() const noexcept override { return &budget_; }
   rocksdb::ColumnFamilyHandle* family() const noexcept { return cf_; }
 
   core::result<std::optional<std::string>> get(std::string_view key) const override {
@@ -58,6 +61,7 @@ class rocksdb_store final : public store {
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
   std::string name_;
+  cache_budget& budget_;
 };
 
 // The process's RocksDB: one column family per store plus one for progress.
@@ -79,7 +83,7 @@ class rocksdb_database final : public database {
     options.create_if_missing = true;
     options.create_missing_column_families = true;
     options.max_background_jobs = 2;
-    auto self = std::unique_ptr<rocksdb_database>(new rocksdb_database());
+    auto self = std::unique_ptr<rocksdb_database>(new rocksdb_database(limits.state_cache_bytes));
     self->cache_ = rocksdb::NewLRUCache(limits.block_cache_bytes);
     self->write_buffers_ = std::make_shared<rocksdb::WriteBufferManager>(
         std::min(limits.write_buffer_bytes, limits.block_cache_bytes), self->cache_);
@@ -101,7 +105,8 @@ class rocksdb_database final : public database {
       if (names[i] == progress_family) {
         self->progress_ = self->handles_[i];
       } else if (names[i] != rocksdb::kDefaultColumnFamilyName) {
-        self->stores_[names[i]] = std::make_unique<rocksdb_store>(db, self->handles_[i], names[i]);
+        self->stores_[names[i]] =
+            std::make_unique<rocksdb_store>(db, self->handles_[i], names[i], self->budget_);
       }
     }
     return std::unique_ptr<database>(std::move(self));
@@ -116,7 +121,7 @@ class rocksdb_database final : public database {
     if (!s.ok()) return state_error("creating store " + name, s);
     handles_.push_back(h);
     auto& slot = stores_[name];
-    slot = std::make_unique<rocksdb_store>(db_.get(), h, name);
+    slot = std::make_unique<rocksdb_store>(db_.get(), h, name, budget_);
     return static_cast<store*>(slot.get());
   }
 
@@ -164,6 +169,8 @@ class rocksdb_database final : public database {
     return {};
   }
 
+  const cache_budget& cache() const noexcept override { return budget_; }
+
   memory_usage memory() const override {
     memory_usage m;
     m.block_cache_bytes = cache_->GetUsage();
@@ -186,7 +193,7 @@ class rocksdb_database final : public database {
   }
 
  private:
-  rocksdb_database() = default;
+  explicit rocksdb_database(std::uint64_t state_cache_bytes) : budget_(state_cache_bytes) {}
   // Every family reads through the shared cache, with its index and filter
   // blocks charged to it too (L0's pinned: they are read on every lookup), so
   // the number of stores does not multiply memory.
@@ -200,6 +207,9 @@ class rocksdb_database final : public database {
     t.block_cache = cache_;
     t.cache_index_and_filter_blocks = true;
     t.pin_l0_filter_and_index_blocks_in_cache = true;
+    // Windows look up the state of groups they do not hold in memory, most
+    // of which have none: a Bloom filter answers those without a data block.
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
     return o;
   }
@@ -212,6 +222,7 @@ class rocksdb_database final : public database {
   std::shared_ptr<rocksdb::Cache> cache_;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;
   std::size_t write_buffer_size_ = 0;  // per family
+  cache_budget budget_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* progress_ = nullptr;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -27,6 +29,35 @@ struct partition_id {
   std::int32_t partition = 0;
 };
 
+// The share of the process's memory budget (--memory-limit) that steps may
+// hold as in-memory state: the write-back caches in front of their stores.
+// One per database, shared by every cache of the process; thread-safe. A
+// cache joins while it exists and keeps within an equal share, limit /
+// caches, by evicting clean entries (they are in the store) beyond it.
+class cache_budget {
+ public:
+  explicit cache_budget(std::uint64_t limit_bytes = 0) noexcept : limit_(limit_bytes) {}
+  cache_budget(const cache_budget&) = delete;
+  cache_budget& operator=(const cache_budget&) = delete;
+  // 0: no bound; caches keep all their state in memory.
+  std::uint64_t limit() const noexcept { return limit_; }
+  bool bounded() const noexcept { return limit_ != 0; }
+  void join() noexcept { caches_.fetch_add(1, std::memory_order_relaxed); }
+  void leave() noexcept { caches_.fetch_sub(1, std::memory_order_relaxed); }
+  // The bytes one cache may hold now.
+  std::uint64_t share() const noexcept {
+    return limit_ / std::max<std::uint64_t>(caches_.load(std::memory_order_relaxed), 1);
+  }
+  // The caches' estimates of the bytes they hold, together (for a gauge).
+  void add_used(std::int64_t delta) noexcept { used_.fetch_add(delta, std::memory_order_relaxed); }
+  std::int64_t used() const noexcept { return used_.load(std::memory_order_relaxed); }
+
+ private:
+  const std::uint64_t limit_;
+  std::atomic<std::uint64_t> caches_{0};
+  std::atomic<std::int64_t> used_{0};
+};
+
 // One key-value store (a step's state). Keys of one input partition share a
 // prefix (see partition_prefix) so a partition's state can be read or dropped
 // alone. Reads are thread-safe; writes go through write_batch.
@@ -40,6 +71,9 @@ class store {
   virtual core::status scan(
       std::string_view prefix,
       const std::function<bool(std::string_view key, std::string_view value)>& fn) const = 0;
+  // The budget of the in-memory caches of this store's users: its
+  // database's. Null for a store without one (no bound).
+  virtual cache_budget* cache() const noexcept { return nullptr; }
 };
 
 // The changes of one checkpoint, applied atomically by database::write.
@@ -98,6 +132,9 @@ class database {
   };
   // Callable from any thread; an in-memory database reports zeros.
   virtual size_estimate size() const { return {}; }
+
+  // The budget of the steps' in-memory state, shared by every store.
+  virtual const cache_budget& cache() const noexcept = 0;
 };
 
 // Memory bounds of the RocksDB database: one LRU block cache shared by every
@@ -111,6 +148,8 @@ struct rocksdb_options {
   // Bytes all memtables together may hold before the largest is flushed;
   // at most block_cache_bytes.
   std::size_t write_buffer_bytes = std::size_t{64} << 20;
+  // The steps' in-memory state (cache_budget); 0: not bounded.
+  std::uint64_t state_cache_bytes = 0;
 };
 
 // The per-store memtable size for a write-buffer budget: small enough that
@@ -122,8 +161,9 @@ std::size_t write_buffer_size_for(std::size_t write_buffer_bytes);
 // by `options`.
 core::result<std::unique_ptr<database>> open_rocksdb(const std::string& dir,
                                                      const rocksdb_options& options = {});
-// In memory, for `weir test` and unit tests.
-std::unique_ptr<database> open_memory();
+// In memory, for `weir test` and unit tests; `state_cache_bytes` bounds the
+// steps' in-memory state as with RocksDB (0: no bound).
+std::unique_ptr<database> open_memory(std::uint64_t state_cache_bytes = 0);
 
 // Key prefix of an input partition's entries in every store.
 std::string partition_prefix(std::int32_t partition);

@@ -83,3 +83,42 @@ TEST_CASE("the in-memory database reports no engine memory") {
   CHECK(db->memory().block_cache_bytes == 0);
   CHECK(db->memory().memtable_bytes == 0);
 }
+
+TEST_CASE("the state cache budget is shared evenly by the caches that joined it") {
+  cache_budget none;
+  CHECK_FALSE(none.bounded());
+  cache_budget b(100 * mib);
+  CHECK(b.share() == 100 * mib);
+  b.join();
+  b.join();
+  b.join();
+  b.join();
+  CHECK(b.share() == 25 * mib);
+  b.leave();
+  b.leave();
+  CHECK(b.share() == 50 * mib);
+  b.add_used(300);
+  b.add_used(-100);
+  CHECK(b.used() == 200);
+}
+
+TEST_CASE("every store of a database hands out the database's cache budget") {
+  auto mem = open_memory(8 * mib);
+  auto s = mem->open_store("p.w");
+  REQUIRE(s.ok());
+  REQUIRE((*s)->cache() == &mem->cache());
+  CHECK(mem->cache().limit() == 8 * mib);
+  CHECK_FALSE(open_memory()->cache().bounded());
+
+  auto dir = temp_dir();
+  rocksdb_options limits;
+  limits.state_cache_bytes = 16 * mib;
+  auto db = open_rocksdb(dir, limits);
+  REQUIRE(db.ok());
+  auto r = (*db)->open_store("p.w");
+  REQUIRE(r.ok());
+  REQUIRE((*r)->cache() == &(*db)->cache());
+  CHECK((*db)->cache().limit() == 16 * mib);
+  db->reset();
+  std::filesystem::remove_all(dir);
+}
