@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <list>
 #include <map>
 #include <numeric>
 #include <set>
@@ -11,6 +12,7 @@
 #include "ops/steps.h"
 #include "ops/window_sweep.h"
 #include "weir/core/json.h"
+#include "weir/core/log.h"
 #include "weir/ops/aggregate.h"
 
 namespace weir::ops {
@@ -182,9 +184,19 @@ struct collect_one final : emitter {
 class window_instance final : public step_instance {
  public:
   window_instance(const window_step& def, const task_context& ctx)
-      : def_(def), s_(def.settings()), ctx_(ctx) {}
-  // A revoked task's windows leave the gauge with it.
-  ~window_instance() override { def_.open_gauge().add(static_cast<double>(-published_open_)); }
+      : def_(def), s_(def.settings()), ctx_(ctx) {
+    budget_ = ctx_.store ? ctx_.store->cache() : nullptr;
+    if (budget_ && !budget_->bounded()) budget_ = nullptr;
+    if (budget_) budget_->join();
+  }
+  // A revoked task's windows leave the gauge with it, its cache the budget.
+  ~window_instance() override {
+    def_.open_gauge().add(static_cast<double>(-published_open_));
+    if (budget_) {
+      budget_->add_used(-cached_bytes_);
+      budget_->leave();
+    }
+  }
   window_instance(const window_instance&) = delete;
   window_instance& operator=(const window_instance&) = delete;
 
@@ -306,6 +318,56 @@ class window_instance final : public step_instance {
     published_open_ = open_windows_;
   }
 
+  // Restore and the cache: entries read from the store.
+  bool apply_stored(char tag, std::string key, std::string_view v, bool count);
+  void index_content(const std::string& gj, const group_content& g);
+
+  // The cache of groups in memory, with a bounded budget only (see "Window
+  // state and the memory budget" in src/ops/README.md). A group (all its
+  // windows, panes, records and closed-session marks) is in memory or in the
+  // store only, never in part. Groups in memory are in lru_; those changed
+  // since the last checkpoint are dirty and stay. At a checkpoint each
+  // changed group's marks are written in the batch: `e` + group -> its
+  // earliest timer, `t` + timer + group (the timer index, in time order),
+  // and `m` -> open windows; then least recently used groups are dropped
+  // from memory until the task's bytes are within its share. A record or a
+  // due timer (a `t` mark at or below the watermark) reads a group back.
+  struct cached_group {
+    std::list<const std::string*>::iterator lru;
+    std::size_t bytes = 0;               // estimate, as of its last checkpoint or read
+    std::optional<core::millis> marked;  // the timer its marks in the store name
+    bool unpublished = false;            // emit changes: has a `u` mark (is pinned)
+  };
+  bool bounded() const noexcept { return budget_ != nullptr; }
+  cached_group& add_cached(const std::string& gj);
+  // Makes gj's group the most recently used, reading it back if it is in
+  // the store only.
+  core::status use_group(const std::string& gj);
+  // Reads gj's group from the store; false when it has no state there.
+  core::result<bool> load_group(const std::string& gj);
+  // Reads back the groups in the store only whose earliest timer is due.
+  void load_due(core::millis wm);
+  template <class Fn>
+  void for_group_windows(const std::string& gj, Fn&& fn);
+  std::optional<core::millis> earliest_timer(const std::string& gj);
+  std::size_t group_bytes(const std::string& gj);
+  std::size_t accumulator_bytes(const accumulators& acc);
+  bool pinned(const std::string& gj);
+  void evict(const std::string& gj);
+  void checkpoint_cache(std::vector<std::string>& touched, state::write_batch& batch);
+  void account(std::int64_t delta) noexcept {
+    cached_bytes_ += delta;
+    budget_->add_used(delta);
+  }
+  static constexpr char mark_tag = 'e', timer_tag = 't', meta_tag = 'm', unpublished_tag = 'u';
+  // Resident bytes per part of a group, beyond the sizes of its keys and
+  // encoded accumulators: nodes of the maps and sets (timers included),
+  // allocator overhead (bench/memory measures the whole).
+  static constexpr std::size_t group_overhead = 200, window_overhead = 360,
+                               accumulator_overhead = 40, content_overhead = 400,
+                               slot_overhead = 120, record_overhead = 64, value_overhead = 32,
+                               session_mark_overhead = 160;
+
   std::string encode_window(const window_entry& w) const;
   std::string encode_accumulators(const accumulators& acc) const;
   bool decode_accumulators(std::string_view& in, accumulators& acc) const;
@@ -343,6 +405,18 @@ class window_instance final : public step_instance {
   std::unordered_set<std::string> dirty_windows_, dirty_sessions_;
 
   std::vector<core::value> args_;  // scratch: one record's evaluated arguments
+
+  state::cache_budget* budget_ = nullptr;                // null: every group stays in memory
+  std::unordered_map<std::string, cached_group> cache_;  // group JSON
+  std::list<const std::string*> lru_;                    // keys of cache_, most recent first
+  std::int64_t cached_bytes_ = 0;                        // sum of cache_'s bytes
+  bool in_store_only_ = false;  // some group's state may be in the store only
+  // No group in the store only has a timer before this.
+  core::millis next_stored_timer_ = core::max_time;
+  std::int64_t marked_open_ = -1;         // open_windows_ as the `m` mark has it
+  std::vector<std::string> unmarked_;     // restored in full: marks to write
+  std::vector<std::string> stale_marks_;  // without a bound: marks to erase
+  std::string scratch_;
 };
 
 std::string window_step::explain() const {
@@ -488,6 +562,9 @@ core::status window_instance::process(event&& e, emitter& out) {
     args_[i] = std::move(*v);
   }
   const std::string gj = group_json(group);
+  if (bounded()) {
+    if (auto used = use_group(gj); !used) return used;
+  }
   core::status st;
   switch (s_.kind) {
     case window_kind::tumbling:
@@ -935,6 +1012,7 @@ void window_instance::close_sliding(core::millis wm, emitter& out) {
 
 void window_instance::on_watermark(core::millis wm, emitter& out) {
   watermark_ = wm;
+  if (bounded()) load_due(wm);
   if (lazy_hopping()) close_hopping(wm, out);
   if (lazy_sliding()) close_sliding(wm, out);
   if (s_.emit == emit_mode::on_watermark) {
@@ -1054,6 +1132,15 @@ std::string window_instance::encode_window(const window_entry& w) const {
 void window_instance::checkpoint(state::write_batch& batch) {
   publish_open();
   if (s_.emit == emit_mode::changes) mark_changes();
+  // The groups whose state changed (with a bounded cache).
+  std::vector<std::string> touched;
+  if (bounded()) {
+    touched = std::move(unmarked_);
+    unmarked_.clear();
+    for (const auto& k : dirty_windows_) touched.push_back(k.substr(0, k.size() - 8));
+    for (const auto& k : dirty_sessions_) touched.push_back(k.substr(0, k.size() - 8));
+    touched.insert(touched.end(), dirty_groups_.begin(), dirty_groups_.end());
+  }
   std::string full;
   auto write = [&](char tag, const std::string& key, const std::string* value) {
     full.assign(ctx_.key_prefix).push_back(tag);
@@ -1131,115 +1218,472 @@ void window_instance::checkpoint(state::write_batch& batch) {
   dirty_groups_.clear();
   dirty_windows_.clear();
   dirty_sessions_.clear();
+  for (const auto& k : stale_marks_) batch.erase(*ctx_.store, ctx_.key_prefix + k);
+  stale_marks_.clear();
+  if (bounded()) checkpoint_cache(touched, batch);
 }
 
-core::status window_instance::restore() {
-  bool ok = true;
+// Applies one stored entry (key without the partition prefix and tag) to
+// the in-memory state. `count`: a window it opens adds to open_windows_
+// (restore; a group read back after eviction is counted already).
+bool window_instance::apply_stored(char tag, std::string key, std::string_view v, bool count) {
   // Slots arrive in key order: by group, then by time.
-  auto slot_of = [&](const std::string& key) -> content_slot& {
-    group_content& g = groups_.try_emplace(key.substr(0, key.size() - 8)).first->second;
-    const core::millis t = key_time(key);
+  auto slot_of = [&](const std::string& k) -> content_slot& {
+    group_content& g = groups_.try_emplace(k.substr(0, k.size() - 8)).first->second;
+    const core::millis t = key_time(k);
     auto it = std::lower_bound(g.slots.begin(), g.slots.end(), t,
                                [](const content_slot& c, core::millis x) { return c.time < x; });
     if (it == g.slots.end() || it->time != t)
       it = g.slots.insert(it, content_slot{t, {}, {}, false});
     return *it;
   };
-  auto scanned = ctx_.store->scan(ctx_.key_prefix, [&](std::string_view k, std::string_view v) {
-    k.remove_prefix(ctx_.key_prefix.size());
-    if (k.size() < 2) return ok = false;
-    char tag = k[0];
-    std::string key(k.substr(1));
-    switch (tag) {
-      case 'w': {
-        window_entry w;
-        std::uint32_t flags;
-        std::string_view gj;
-        if (!get_u32(v, w.revision) || !get_u32(v, flags) || !get_i64(v, w.start) ||
-            !get_i64(v, w.end) || !get_bytes(v, gj)) {
-          return ok = false;
+  switch (tag) {
+    case 'w': {
+      window_entry w;
+      std::uint32_t flags;
+      std::string_view gj;
+      if (key.size() < 8 || !get_u32(v, w.revision) || !get_u32(v, flags) || !get_i64(v, w.start) ||
+          !get_i64(v, w.end) || !get_bytes(v, gj)) {
+        return false;
+      }
+      auto group = core::parse_json(gj);
+      if (!group || !group->is_array()) return false;
+      w.group = group->as_array();
+      w.group_json = std::string(gj);
+      w.fired = flags & 1u;
+      w.changed = flags & 2u;
+      if (s_.kind == window_kind::tumbling || s_.kind == window_kind::session) {
+        if (!decode_accumulators(v, w.acc)) return false;
+      }
+      if (lazy_sliding()) {
+        group_content& g = groups_.try_emplace(w.group_json).first->second;
+        auto at = std::lower_bound(g.window_starts.begin(), g.window_starts.end(), w.start);
+        if (at == g.window_starts.end() || *at != w.start) {
+          g.window_starts.insert(at, w.start);
+          if (count) ++open_windows_;
         }
-        auto group = core::parse_json(gj);
-        if (!group || !group->is_array()) return ok = false;
-        w.group = group->as_array();
-        w.group_json = std::string(gj);
-        w.fired = flags & 1u;
-        w.changed = flags & 2u;
-        if (s_.kind == window_kind::tumbling || s_.kind == window_kind::session) {
-          if (!decode_accumulators(v, w.acc)) return ok = false;
-        }
-        if (lazy_sliding()) {
-          group_content& g = groups_.try_emplace(w.group_json).first->second;
-          auto at = std::lower_bound(g.window_starts.begin(), g.window_starts.end(), w.start);
-          if (at == g.window_starts.end() || *at != w.start) {
-            g.window_starts.insert(at, w.start);
-            ++open_windows_;
-          }
-          g.group = std::move(w.group);
-          return true;
-        }
-        closes_.emplace(close_at(w), key);
-        if (s_.emit == emit_mode::on_watermark && !w.fired) fires_.emplace(fire_at(w), key);
-        if (windows_.emplace(std::move(key), std::move(w)).second) ++open_windows_;
+        g.group = std::move(w.group);
         return true;
       }
-      case 'p': {
-        core::millis start;
-        accumulators acc;
-        if (key.size() < 8 || !get_i64(v, start) || !decode_accumulators(v, acc)) {
-          return ok = false;
-        }
-        slot_of(key).acc = std::move(acc);
-        return true;
-      }
-      case 'r': {
-        std::uint32_t n;
-        if (key.size() < 8 || !get_u32(v, n)) return ok = false;
-        std::vector<buffered_record> list;
-        for (std::uint32_t i = 0; i < n; ++i) {
-          buffered_record r;
-          std::string_view args;
-          if (!get_i64(v, r.time) || !get_bytes(v, args)) return ok = false;
-          auto parsed = core::parse_json(args);
-          if (!parsed || !parsed->is_array()) return ok = false;
-          r.args = std::move(parsed->as_array());
-          list.push_back(std::move(r));
-        }
-        slot_of(key).records = std::move(list);
-        return true;
-      }
-      case 'h': {
-        core::millis next_start;
-        if (!get_i64(v, next_start)) return ok = false;
-        auto group = core::parse_json(v);
-        if (!group || !group->is_array()) return ok = false;
-        group_content& g = groups_.try_emplace(key).first->second;
-        g.group = std::move(group->as_array());
-        g.next_start = next_start;
-        g.scheduled = true;
-        group_closes_.emplace(hop_close(next_start), key);
-        return true;
-      }
-      case 'c': {
-        core::millis last;
-        if (!get_i64(v, last)) return ok = false;
-        expiry_.emplace(last + 2 * s_.gap + s_.lateness + 1, key);
-        closed_sessions_.emplace(std::move(key), last);
-        return true;
-      }
-      default:
-        return ok = false;
+      closes_.emplace(close_at(w), key);
+      if (s_.emit == emit_mode::on_watermark && !w.fired) fires_.emplace(fire_at(w), key);
+      if (windows_.emplace(std::move(key), std::move(w)).second && count) ++open_windows_;
+      return true;
     }
+    case 'p': {
+      core::millis start;
+      accumulators acc;
+      if (key.size() < 8 || !get_i64(v, start) || !decode_accumulators(v, acc)) return false;
+      slot_of(key).acc = std::move(acc);
+      return true;
+    }
+    case 'r': {
+      std::uint32_t n;
+      if (key.size() < 8 || !get_u32(v, n)) return false;
+      std::vector<buffered_record> list;
+      for (std::uint32_t i = 0; i < n; ++i) {
+        buffered_record r;
+        std::string_view args;
+        if (!get_i64(v, r.time) || !get_bytes(v, args)) return false;
+        auto parsed = core::parse_json(args);
+        if (!parsed || !parsed->is_array()) return false;
+        r.args = std::move(parsed->as_array());
+        list.push_back(std::move(r));
+      }
+      slot_of(key).records = std::move(list);
+      return true;
+    }
+    case 'h': {
+      core::millis next_start;
+      if (!get_i64(v, next_start)) return false;
+      auto group = core::parse_json(v);
+      if (!group || !group->is_array()) return false;
+      group_content& g = groups_.try_emplace(key).first->second;
+      g.group = std::move(group->as_array());
+      g.next_start = next_start;
+      g.scheduled = true;
+      group_closes_.emplace(hop_close(next_start), key);
+      return true;
+    }
+    case 'c': {
+      core::millis last;
+      if (key.size() < 8 || !get_i64(v, last)) return false;
+      expiry_.emplace(last + 2 * s_.gap + s_.lateness + 1, key);
+      closed_sessions_.emplace(std::move(key), last);
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+// The timers of a group's content that restore derives instead of storing.
+void window_instance::index_content(const std::string& gj, const group_content& g) {
+  if (!g.slots.empty()) slot_expiry_.emplace(slot_expiry(g.slots.front().time), gj);
+  if (!g.window_starts.empty()) group_closes_.emplace(slide_close(g.window_starts.front()), gj);
+}
+
+core::status window_instance::restore() {
+  const std::string& prefix = ctx_.key_prefix;
+  if (bounded()) {
+    // State checkpointed with a bounded cache carries its marks: nothing is
+    // read now; groups are read back when a record or a timer needs them.
+    auto meta = ctx_.store->get(prefix + meta_tag);
+    if (!meta) return std::move(meta).err();
+    if (*meta) {
+      std::string_view v = **meta;
+      std::uint32_t version;
+      std::int64_t open;
+      if (!get_u32(v, version) || version != 1 || !get_i64(v, open)) {
+        return core::error{core::errc::state, "corrupt window state in step " + def_.name()};
+      }
+      open_windows_ = marked_open_ = open;
+      in_store_only_ = true;
+      next_stored_timer_ = core::max_time;
+      auto scanned =
+          ctx_.store->scan(prefix + timer_tag, [&](std::string_view k, std::string_view) {
+            if (k.size() >= prefix.size() + 9) {
+              next_stored_timer_ = state::read_i64_ordered(k.substr(prefix.size() + 1, 8));
+            }
+            return false;
+          });
+      if (!scanned.ok()) return scanned;
+      // Emit changes: groups with changes not yet published stay in memory
+      // (on_tick publishes from memory), so they come back at once.
+      std::vector<std::string> unpublished;
+      scanned =
+          ctx_.store->scan(prefix + unpublished_tag, [&](std::string_view k, std::string_view) {
+            unpublished.emplace_back(k.substr(prefix.size() + 1));
+            return true;
+          });
+      if (!scanned.ok()) return scanned;
+      for (const auto& gj : unpublished) {
+        auto loaded = load_group(gj);
+        if (!loaded) return std::move(loaded).err();
+        if (*loaded) cache_.at(gj).unpublished = true;
+      }
+      publish_open();
+      return {};
+    }
+  }
+  bool ok = true;
+  auto scanned = ctx_.store->scan(prefix, [&](std::string_view k, std::string_view v) {
+    k.remove_prefix(prefix.size());
+    if (!k.empty() &&
+        (k[0] == meta_tag || k[0] == mark_tag || k[0] == timer_tag || k[0] == unpublished_tag)) {
+      // Marks of a bounded cache: with one, none are expected here; without
+      // one they go at the first checkpoint, as they would go stale.
+      if (!bounded()) stale_marks_.emplace_back(k);
+      return true;
+    }
+    if (k.size() < 2) return ok = false;
+    return ok = apply_stored(k[0], std::string(k.substr(1)), v, true);
   });
   if (!scanned.ok()) return scanned;
   if (!ok) return core::error{core::errc::state, "corrupt window state in step " + def_.name()};
   for (const auto& [gj, g] : groups_) {
-    if (!g.slots.empty()) slot_expiry_.emplace(slot_expiry(g.slots.front().time), gj);
-    if (!g.window_starts.empty()) group_closes_.emplace(slide_close(g.window_starts.front()), gj);
+    index_content(gj, g);
     if (lazy_hopping()) open_windows_ += hopping_windows(g);
+  }
+  if (bounded()) {
+    // Everything is in memory: each group is cached, and its marks are
+    // written at the first checkpoint, which then evicts what is over the
+    // share.
+    for (const auto& [key, w] : windows_) unmarked_.push_back(w.group_json);
+    for (const auto& [gj, g] : groups_) unmarked_.push_back(gj);
+    for (const auto& [key, last] : closed_sessions_)
+      unmarked_.push_back(key.substr(0, key.size() - 8));
+    std::sort(unmarked_.begin(), unmarked_.end());
+    unmarked_.erase(std::unique(unmarked_.begin(), unmarked_.end()), unmarked_.end());
+    for (const auto& gj : unmarked_) add_cached(gj);
   }
   publish_open();
   return {};
+}
+
+// The window state cache (with a bounded budget; src/ops/README.md).
+
+window_instance::cached_group& window_instance::add_cached(const std::string& gj) {
+  auto [it, created] = cache_.try_emplace(gj);
+  if (created) {
+    lru_.push_front(&it->first);
+    it->second.lru = lru_.begin();
+    it->second.bytes = group_overhead;
+    account(static_cast<std::int64_t>(group_overhead));
+  }
+  return it->second;
+}
+
+core::status window_instance::use_group(const std::string& gj) {
+  auto it = cache_.find(gj);
+  if (it != cache_.end()) {
+    lru_.splice(lru_.begin(), lru_, it->second.lru);
+    return {};
+  }
+  if (in_store_only_) {
+    auto loaded = load_group(gj);
+    if (!loaded) return std::move(loaded).err();
+    if (*loaded) return {};
+  }
+  add_cached(gj);
+  return {};
+}
+
+core::result<bool> window_instance::load_group(const std::string& gj) {
+  const std::string& prefix = ctx_.key_prefix;
+  auto mark = ctx_.store->get(prefix + mark_tag + gj);
+  if (!mark) return std::move(mark).err();
+  if (!*mark) return false;
+  auto corrupt = [&] {
+    return core::error{core::errc::state, "corrupt window state in step " + def_.name()};
+  };
+  std::string_view mv = **mark;
+  core::millis timer;
+  if (!get_i64(mv, timer)) return corrupt();
+  bool ok = true;
+  auto read = [&](char tag) -> core::status {
+    const std::string p = prefix + tag + gj;
+    return ctx_.store->scan(p, [&](std::string_view k, std::string_view v) {
+      if (k.size() != p.size() + 8) return true;  // not this group's
+      return ok = apply_stored(tag, std::string(k.substr(prefix.size() + 1)), v, false);
+    });
+  };
+  std::string tags = "w";
+  if (s_.kind == window_kind::session) tags += 'c';
+  if (s_.kind == window_kind::hopping) tags += 'p';
+  if (s_.kind == window_kind::sliding) tags += 'r';
+  for (char tag : tags) {
+    if (auto st = read(tag); !st) return st.err();
+  }
+  if (lazy_hopping()) {
+    auto h = ctx_.store->get(prefix + 'h' + gj);
+    if (!h) return std::move(h).err();
+    if (*h) ok = ok && apply_stored('h', gj, **h, false);
+  }
+  if (!ok) return corrupt();
+  if (auto git = groups_.find(gj); git != groups_.end()) index_content(gj, git->second);
+  cached_group& c = add_cached(gj);
+  c.marked = timer;
+  const auto bytes = static_cast<std::int64_t>(group_bytes(gj));
+  account(bytes - static_cast<std::int64_t>(c.bytes));
+  c.bytes = static_cast<std::size_t>(bytes);
+  return true;
+}
+
+void window_instance::load_due(core::millis wm) {
+  if (!in_store_only_ || next_stored_timer_ > wm) return;
+  const std::string& prefix = ctx_.key_prefix;
+  std::vector<std::string> due;
+  core::millis next = core::max_time;
+  auto scanned = ctx_.store->scan(prefix + timer_tag, [&](std::string_view k, std::string_view) {
+    k.remove_prefix(prefix.size() + 1);
+    if (k.size() < 9) return true;
+    const core::millis t = state::read_i64_ordered(k.substr(0, 8));
+    if (t > wm) {
+      next = t;
+      return false;
+    }
+    // Marks of cached groups may be behind their state until the next
+    // checkpoint: the state in memory decides.
+    std::string gj(k.substr(8));
+    if (!cache_.contains(gj)) due.push_back(std::move(gj));
+    return true;
+  });
+  if (!scanned.ok()) {
+    core::log::error("cannot read window timers",
+                     {{"step", def_.name()}, {"error", scanned.err().message}});
+    return;  // tried again at the next watermark
+  }
+  for (const auto& gj : due) {
+    if (cache_.contains(gj)) continue;
+    if (auto loaded = load_group(gj); !loaded) {
+      core::log::error("cannot read window state",
+                       {{"step", def_.name()}, {"error", loaded.err().message}});
+      next = std::min(next, wm);
+    }
+  }
+  next_stored_timer_ = next;
+}
+
+template <class Fn>
+void window_instance::for_group_windows(const std::string& gj, Fn&& fn) {
+  for (auto it = windows_.lower_bound(entry_key(gj, core::min_time)); it != windows_.end();) {
+    if (it->first.compare(0, gj.size(), gj) != 0 || it->first.size() != gj.size() + 8) break;
+    it = fn(it);
+  }
+}
+
+std::optional<core::millis> window_instance::earliest_timer(const std::string& gj) {
+  std::optional<core::millis> t;
+  auto take = [&](core::millis x) {
+    if (!t || x < *t) t = x;
+  };
+  for_group_windows(gj, [&](auto it) {
+    take(close_at(it->second));
+    if (s_.emit == emit_mode::on_watermark && !it->second.fired) take(fire_at(it->second));
+    return std::next(it);
+  });
+  if (auto git = groups_.find(gj); git != groups_.end()) {
+    const group_content& g = git->second;
+    if (!g.slots.empty()) take(slot_expiry(g.slots.front().time));
+    if (lazy_hopping() && g.scheduled) take(hop_close(g.next_start));
+    if (lazy_sliding() && !g.window_starts.empty()) take(slide_close(g.window_starts.front()));
+  }
+  for (auto it = closed_sessions_.lower_bound(entry_key(gj, core::min_time));
+       it != closed_sessions_.end() && it->first.compare(0, gj.size(), gj) == 0 &&
+       it->first.size() == gj.size() + 8;
+       ++it) {
+    take(it->second + 2 * s_.gap + s_.lateness + 1);
+  }
+  return t;
+}
+
+std::size_t window_instance::accumulator_bytes(const accumulators& acc) {
+  std::size_t n = 0;
+  for (const auto& a : acc) {
+    scratch_.clear();
+    a->encode(scratch_);
+    n += accumulator_overhead + scratch_.size();
+  }
+  return n;
+}
+
+std::size_t window_instance::group_bytes(const std::string& gj) {
+  std::size_t n = group_overhead + 2 * gj.size();
+  for_group_windows(gj, [&](auto it) {
+    n += window_overhead + 3 * it->first.size() + accumulator_bytes(it->second.acc);
+    return std::next(it);
+  });
+  if (auto git = groups_.find(gj); git != groups_.end()) {
+    const group_content& g = git->second;
+    n += content_overhead + 8 * g.window_starts.size();
+    for (const auto& slot : g.slots) {
+      n += slot_overhead + accumulator_bytes(slot.acc);
+      for (const auto& r : slot.records) n += record_overhead + value_overhead * r.args.size();
+    }
+  }
+  for (auto it = closed_sessions_.lower_bound(entry_key(gj, core::min_time));
+       it != closed_sessions_.end() && it->first.compare(0, gj.size(), gj) == 0 &&
+       it->first.size() == gj.size() + 8;
+       ++it) {
+    n += session_mark_overhead + 2 * it->first.size();
+  }
+  return n;
+}
+
+bool window_instance::pinned(const std::string& gj) {
+  // A changed window waits in memory for its publication (on_tick walks the
+  // windows in memory only).
+  if (s_.emit != emit_mode::changes) return false;
+  bool changed = false;
+  for_group_windows(gj, [&](auto it) {
+    changed = changed || it->second.changed;
+    return std::next(it);
+  });
+  return changed;
+}
+
+void window_instance::evict(const std::string& gj) {
+  auto c = cache_.find(gj);
+  for_group_windows(gj, [&](auto it) {
+    closes_.erase({close_at(it->second), it->first});
+    fires_.erase({fire_at(it->second), it->first});
+    return windows_.erase(it);
+  });
+  if (auto git = groups_.find(gj); git != groups_.end()) {
+    const group_content& g = git->second;
+    if (!g.slots.empty()) slot_expiry_.erase({slot_expiry(g.slots.front().time), gj});
+    if (lazy_hopping() && g.scheduled) group_closes_.erase({hop_close(g.next_start), gj});
+    if (lazy_sliding() && !g.window_starts.empty()) {
+      group_closes_.erase({slide_close(g.window_starts.front()), gj});
+    }
+    groups_.erase(git);
+  }
+  for (auto it = closed_sessions_.lower_bound(entry_key(gj, core::min_time));
+       it != closed_sessions_.end() && it->first.compare(0, gj.size(), gj) == 0 &&
+       it->first.size() == gj.size() + 8;) {
+    expiry_.erase({it->second + 2 * s_.gap + s_.lateness + 1, it->first});
+    it = closed_sessions_.erase(it);
+  }
+  if (c == cache_.end()) return;
+  if (c->second.marked) {
+    in_store_only_ = true;
+    next_stored_timer_ = std::min(next_stored_timer_, *c->second.marked);
+  }
+  account(-static_cast<std::int64_t>(c->second.bytes));
+  lru_.erase(c->second.lru);
+  cache_.erase(c);
+}
+
+// At a checkpoint: brings the marks of the groups changed since the last one
+// up to date in `batch`, then evicts the least recently used groups beyond
+// the share. Every group in memory is clean then: what changed is in batch.
+void window_instance::checkpoint_cache(std::vector<std::string>& touched,
+                                       state::write_batch& batch) {
+  const std::string& prefix = ctx_.key_prefix;
+  std::string key;
+  auto timer_key = [&](core::millis t, const std::string& gj) {
+    key.assign(prefix).push_back(timer_tag);
+    state::append_i64_ordered(key, t);
+    key += gj;
+    return key;
+  };
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  for (const auto& gj : touched) {
+    const std::optional<core::millis> t = earliest_timer(gj);
+    cached_group& c = add_cached(gj);
+    if (c.marked != t) {
+      if (c.marked) batch.erase(*ctx_.store, timer_key(*c.marked, gj));
+      key.assign(prefix).push_back(mark_tag);
+      key += gj;
+      if (t) {
+        std::string v;
+        put_i64(v, *t);
+        batch.put(*ctx_.store, key, v);
+        batch.put(*ctx_.store, timer_key(*t, gj), {});
+      } else {
+        batch.erase(*ctx_.store, key);
+      }
+      c.marked = t;
+    }
+    if (const bool p = t && pinned(gj); p != c.unpublished) {
+      key.assign(prefix).push_back(unpublished_tag);
+      key += gj;
+      if (p) {
+        batch.put(*ctx_.store, key, {});
+      } else {
+        batch.erase(*ctx_.store, key);
+      }
+      c.unpublished = p;
+    }
+    if (!t) {  // nothing left of the group
+      account(-static_cast<std::int64_t>(c.bytes));
+      lru_.erase(c.lru);
+      cache_.erase(gj);
+      continue;
+    }
+    const auto bytes = static_cast<std::int64_t>(group_bytes(gj));
+    account(bytes - static_cast<std::int64_t>(c.bytes));
+    c.bytes = static_cast<std::size_t>(bytes);
+  }
+  if (open_windows_ != marked_open_) {
+    std::string v;
+    put_u32(v, 1);
+    put_i64(v, open_windows_);
+    batch.put(*ctx_.store, prefix + meta_tag, v);
+    marked_open_ = open_windows_;
+  }
+  const auto share = static_cast<std::int64_t>(budget_->share());
+  for (std::size_t tries = cache_.size(); cached_bytes_ > share && !lru_.empty() && tries > 0;
+       --tries) {
+    const std::string gj = *lru_.back();
+    if (pinned(gj)) {
+      lru_.splice(lru_.begin(), lru_, std::prev(lru_.end()));
+      continue;
+    }
+    evict(gj);
+  }
 }
 
 std::int64_t window_instance::hopping_windows(const group_content& g) const noexcept {

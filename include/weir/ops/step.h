@@ -63,7 +63,10 @@ class step_instance {
   virtual void on_tick(core::millis /*now*/, emitter& /*out*/) {}
   // Loads this partition's state from the store (before the first record).
   virtual core::status restore() { return {}; }
-  // Adds the state changed since the last checkpoint to `batch`.
+  // Adds the state changed since the last checkpoint to `batch`. The task
+  // writes the batch to the store before it calls the instance again (a
+  // batch that fails to be written ends the task), so the instance may drop
+  // what it put in the batch from memory and read it back from the store.
   virtual void checkpoint(state::write_batch& /*batch*/) {}
 };
 
