@@ -30,8 +30,9 @@ core::result<int> topic_partitions(const worker_options& o, const std::string& t
 // How a --memory-limit is shared out (docs/operations.md, "Memory"): a
 // quarter to RocksDB's shared block cache, which the memtables (at most half
 // of it) are charged to; a quarter to the Kafka clients, evenly over the
-// workers; the other half is left for window state, records in flight and
-// the allocator, none of which is bounded yet.
+// workers; a quarter to the window state held in memory (state::cache_budget,
+// shared by every window task); the last quarter is left for records in
+// flight, state changed since the last checkpoint, the allocator and code.
 struct memory_split {
   state::rocksdb_options rocksdb;
   kafka::queue_limits queues;
@@ -44,6 +45,7 @@ memory_split split_memory(std::uint64_t limit, std::size_t workers) {
   if (limit == 0) return m;  // the defaults of each part
   m.rocksdb.block_cache_bytes = limit / 4;
   m.rocksdb.write_buffer_bytes = limit / 8;
+  m.rocksdb.state_cache_bytes = limit / 4;
   m.queues = kafka::queue_limits_for(limit / 4 / std::max<std::size_t>(workers, 1));
   return m;
 }
@@ -125,12 +127,14 @@ int run(const std::vector<std::string>& files, const worker_options& options) {
                                    topologies.size() * static_cast<std::size_t>(options.threads));
   kafka::client_settings kafka_settings = options.kafka;
   kafka_settings.queues = memory.queues;
-  core::log::info("memory budget",
-                  {{"limit", options.memory_limit ? mib(options.memory_limit) : "none"},
-                   {"state_block_cache", mib(memory.rocksdb.block_cache_bytes)},
-                   {"state_memtables", mib(memory.rocksdb.write_buffer_bytes)},
-                   {"consumer_queue_per_worker", mib(memory.queues.consumer_queue_bytes)},
-                   {"producer_queue_per_worker", mib(memory.queues.producer_queue_bytes)}});
+  core::log::info(
+      "memory budget",
+      {{"limit", options.memory_limit ? mib(options.memory_limit) : "none"},
+       {"state_block_cache", mib(memory.rocksdb.block_cache_bytes)},
+       {"state_memtables", mib(memory.rocksdb.write_buffer_bytes)},
+       {"window_state", options.memory_limit ? mib(memory.rocksdb.state_cache_bytes) : "unbounded"},
+       {"consumer_queue_per_worker", mib(memory.queues.consumer_queue_bytes)},
+       {"producer_queue_per_worker", mib(memory.queues.producer_queue_bytes)}});
 
   auto opened = state::open_rocksdb(options.state_dir, memory.rocksdb);
   if (!opened) {
@@ -150,6 +154,9 @@ int run(const std::vector<std::string>& files, const worker_options& options) {
   registry.add_callback_gauge("weir_state_memtable_bytes",
                               "Bytes in RocksDB's memtables (all stores, not yet flushed)", {},
                               [db] { return static_cast<double>(db->memory().memtable_bytes); });
+  registry.add_callback_gauge("weir_state_cache_bytes",
+                              "Estimated bytes of window state held in memory (all window tasks)",
+                              {}, [db] { return static_cast<double>(db->cache().used()); });
   registry.add_callback_gauge("weir_state_keys",
                               "Estimated keys in the state (all stores, checkpointed state)", {},
                               [db] { return static_cast<double>(db->size().keys); });
