@@ -207,9 +207,6 @@ class rocksdb_database final : public database {
     t.block_cache = cache_;
     t.cache_index_and_filter_blocks = true;
     t.pin_l0_filter_and_index_blocks_in_cache = true;
-    // Windows look up the state of groups they do not hold in memory, most
-    // of which have none: a Bloom filter answers those without a data block.
-    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
     return o;
   }
