@@ -15,6 +15,10 @@
 #include "weir/core/log.h"
 #include "weir/ops/aggregate.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 namespace weir::ops {
 namespace {
 
@@ -141,6 +145,52 @@ bool get_bytes(std::string_view& in, std::string_view& s) {
   in.remove_prefix(n);
   return true;
 }
+
+// Which groups may have state in the store only: a Bloom filter that grows
+// by adding layers, each twice as large as the one before, so that a record
+// of a group never seen costs no store lookup. Groups are never removed: a
+// group read back stays a (harmless) positive, which costs a lookup that
+// finds nothing once the group is gone. About 0.1 % false positives per
+// layer, 16 bits per group.
+class group_filter {
+ public:
+  bool empty() const noexcept { return layers_.empty(); }
+  void add(std::string_view key) {
+    if (layers_.empty() || count_ >= layers_.back().capacity) {
+      const std::size_t capacity = layers_.empty() ? 1 << 16 : 2 * layers_.back().capacity;
+      layers_.push_back(layer{std::vector<std::uint64_t>(capacity * bits_per_key / 64), capacity});
+      count_ = 0;
+    }
+    layer& l = layers_.back();
+    for_each_bit(key, l, [&](std::size_t i) { l.bits[i / 64] |= std::uint64_t{1} << (i % 64); });
+    ++count_;
+  }
+  bool may_contain(std::string_view key) const {
+    for (const layer& l : layers_) {
+      bool all = true;
+      for_each_bit(key, l,
+                   [&](std::size_t i) { all = all && (l.bits[i / 64] >> (i % 64) & 1u) != 0; });
+      if (all) return true;
+    }
+    return false;
+  }
+
+ private:
+  static constexpr std::size_t bits_per_key = 16, probes = 11;
+  struct layer {
+    std::vector<std::uint64_t> bits;  // capacity * bits_per_key, a power of two
+    std::size_t capacity;
+  };
+  template <class Fn>
+  static void for_each_bit(std::string_view key, const layer& l, Fn&& fn) {
+    const std::uint64_t h = std::hash<std::string_view>{}(key);
+    const std::uint64_t step = (h * 0x9e3779b97f4a7c15ull) >> 17 | 1u;
+    const std::size_t mask = l.bits.size() * 64 - 1;
+    for (std::size_t i = 0; i < probes; ++i) fn(static_cast<std::size_t>(h + i * step) & mask);
+  }
+  std::vector<layer> layers_;
+  std::size_t count_ = 0;  // in the last layer
+};
 
 // Event-time window aggregation (DESIGN.md section 3): tumbling, hopping
 // (through shared panes), sliding (Kafka Streams semantics) and session
@@ -327,15 +377,15 @@ class window_instance final : public step_instance {
   // windows, panes, records and closed-session marks) is in memory or in the
   // store only, never in part. Groups in memory are in lru_; those changed
   // since the last checkpoint are dirty and stay. At a checkpoint each
-  // changed group's marks are written in the batch: `e` + group -> its
-  // earliest timer, `t` + timer + group (the timer index, in time order),
-  // and `m` -> open windows; then least recently used groups are dropped
-  // from memory until the task's bytes are within its share. A record or a
-  // due timer (a `t` mark at or below the watermark) reads a group back.
+  // changed group's mark is written in the batch: `t` + its earliest timer
+  // + group (the timer index, in time order), and `m` -> open windows; then
+  // least recently used groups are dropped from memory until the task's
+  // bytes are within its share. A record (of a group in stored_) or a due
+  // timer (a `t` mark at or below the watermark) reads a group back.
   struct cached_group {
     std::list<const std::string*>::iterator lru;
     std::size_t bytes = 0;               // estimate, as of its last checkpoint or read
-    std::optional<core::millis> marked;  // the timer its marks in the store name
+    std::optional<core::millis> marked;  // the timer its `t` mark in the store names
     bool unpublished = false;            // emit changes: has a `u` mark (is pinned)
   };
   bool bounded() const noexcept { return budget_ != nullptr; }
@@ -343,7 +393,8 @@ class window_instance final : public step_instance {
   // Makes gj's group the most recently used, reading it back if it is in
   // the store only.
   core::status use_group(const std::string& gj);
-  // Reads gj's group from the store; false when it has no state there.
+  // Reads gj's group from the store; false when it has no state there. Its
+  // `t` mark names the earliest timer of what it reads.
   core::result<bool> load_group(const std::string& gj);
   // Reads back the groups in the store only whose earliest timer is due.
   void load_due(core::millis wm);
@@ -359,7 +410,7 @@ class window_instance final : public step_instance {
     cached_bytes_ += delta;
     budget_->add_used(delta);
   }
-  static constexpr char mark_tag = 'e', timer_tag = 't', meta_tag = 'm', unpublished_tag = 'u';
+  static constexpr char timer_tag = 't', meta_tag = 'm', unpublished_tag = 'u';
   // Resident bytes per part of a group, beyond the sizes of its keys and
   // encoded accumulators: nodes of the maps and sets (timers included),
   // allocator overhead (bench/memory measures the whole).
@@ -410,7 +461,7 @@ class window_instance final : public step_instance {
   std::unordered_map<std::string, cached_group> cache_;  // group JSON
   std::list<const std::string*> lru_;                    // keys of cache_, most recent first
   std::int64_t cached_bytes_ = 0;                        // sum of cache_'s bytes
-  bool in_store_only_ = false;  // some group's state may be in the store only
+  group_filter stored_;                                  // the groups that may be in the store only
   // No group in the store only has a timer before this.
   core::millis next_stored_timer_ = core::max_time;
   std::int64_t marked_open_ = -1;         // open_windows_ as the `m` mark has it
@@ -1338,14 +1389,17 @@ core::status window_instance::restore() {
         return core::error{core::errc::state, "corrupt window state in step " + def_.name()};
       }
       open_windows_ = marked_open_ = open;
-      in_store_only_ = true;
+      // Every group in the store has a `t` mark, the first one its timer:
+      // the marks (not the state) are read to know them.
       next_stored_timer_ = core::max_time;
       auto scanned =
           ctx_.store->scan(prefix + timer_tag, [&](std::string_view k, std::string_view) {
-            if (k.size() >= prefix.size() + 9) {
+            if (k.size() < prefix.size() + 9) return true;
+            if (stored_.empty()) {
               next_stored_timer_ = state::read_i64_ordered(k.substr(prefix.size() + 1, 8));
             }
-            return false;
+            stored_.add(k.substr(prefix.size() + 9));
+            return true;
           });
       if (!scanned.ok()) return scanned;
       // Emit changes: groups with changes not yet published stay in memory
@@ -1369,8 +1423,7 @@ core::status window_instance::restore() {
   bool ok = true;
   auto scanned = ctx_.store->scan(prefix, [&](std::string_view k, std::string_view v) {
     k.remove_prefix(prefix.size());
-    if (!k.empty() &&
-        (k[0] == meta_tag || k[0] == mark_tag || k[0] == timer_tag || k[0] == unpublished_tag)) {
+    if (!k.empty() && (k[0] == meta_tag || k[0] == timer_tag || k[0] == unpublished_tag)) {
       // Marks of a bounded cache: with one, none are expected here; without
       // one they go at the first checkpoint, as they would go stale.
       if (!bounded()) stale_marks_.emplace_back(k);
@@ -1420,7 +1473,7 @@ core::status window_instance::use_group(const std::string& gj) {
     lru_.splice(lru_.begin(), lru_, it->second.lru);
     return {};
   }
-  if (in_store_only_) {
+  if (!stored_.empty() && stored_.may_contain(gj)) {
     auto loaded = load_group(gj);
     if (!loaded) return std::move(loaded).err();
     if (*loaded) return {};
@@ -1431,20 +1484,16 @@ core::status window_instance::use_group(const std::string& gj) {
 
 core::result<bool> window_instance::load_group(const std::string& gj) {
   const std::string& prefix = ctx_.key_prefix;
-  auto mark = ctx_.store->get(prefix + mark_tag + gj);
-  if (!mark) return std::move(mark).err();
-  if (!*mark) return false;
   auto corrupt = [&] {
     return core::error{core::errc::state, "corrupt window state in step " + def_.name()};
   };
-  std::string_view mv = **mark;
-  core::millis timer;
-  if (!get_i64(mv, timer)) return corrupt();
   bool ok = true;
+  std::size_t found = 0;
   auto read = [&](char tag) -> core::status {
     const std::string p = prefix + tag + gj;
     return ctx_.store->scan(p, [&](std::string_view k, std::string_view v) {
       if (k.size() != p.size() + 8) return true;  // not this group's
+      ++found;
       return ok = apply_stored(tag, std::string(k.substr(prefix.size() + 1)), v, false);
     });
   };
@@ -1458,12 +1507,17 @@ core::result<bool> window_instance::load_group(const std::string& gj) {
   if (lazy_hopping()) {
     auto h = ctx_.store->get(prefix + 'h' + gj);
     if (!h) return std::move(h).err();
-    if (*h) ok = ok && apply_stored('h', gj, **h, false);
+    if (*h) {
+      ++found;
+      ok = ok && apply_stored('h', gj, **h, false);
+    }
   }
   if (!ok) return corrupt();
+  if (found == 0) return false;
   if (auto git = groups_.find(gj); git != groups_.end()) index_content(gj, git->second);
   cached_group& c = add_cached(gj);
-  c.marked = timer;
+  // The state is as the checkpoint that wrote the mark left it.
+  c.marked = earliest_timer(gj);
   const auto bytes = static_cast<std::int64_t>(group_bytes(gj));
   account(bytes - static_cast<std::int64_t>(c.bytes));
   c.bytes = static_cast<std::size_t>(bytes);
@@ -1471,7 +1525,7 @@ core::result<bool> window_instance::load_group(const std::string& gj) {
 }
 
 void window_instance::load_due(core::millis wm) {
-  if (!in_store_only_ || next_stored_timer_ > wm) return;
+  if (stored_.empty() || next_stored_timer_ > wm) return;
   const std::string& prefix = ctx_.key_prefix;
   std::vector<std::string> due;
   core::millis next = core::max_time;
@@ -1607,7 +1661,7 @@ void window_instance::evict(const std::string& gj) {
   }
   if (c == cache_.end()) return;
   if (c->second.marked) {
-    in_store_only_ = true;
+    stored_.add(gj);
     next_stored_timer_ = std::min(next_stored_timer_, *c->second.marked);
   }
   account(-static_cast<std::int64_t>(c->second.bytes));
@@ -1635,16 +1689,7 @@ void window_instance::checkpoint_cache(std::vector<std::string>& touched,
     cached_group& c = add_cached(gj);
     if (c.marked != t) {
       if (c.marked) batch.erase(*ctx_.store, timer_key(*c.marked, gj));
-      key.assign(prefix).push_back(mark_tag);
-      key += gj;
-      if (t) {
-        std::string v;
-        put_i64(v, *t);
-        batch.put(*ctx_.store, key, v);
-        batch.put(*ctx_.store, timer_key(*t, gj), {});
-      } else {
-        batch.erase(*ctx_.store, key);
-      }
+      if (t) batch.put(*ctx_.store, timer_key(*t, gj), {});
       c.marked = t;
     }
     if (const bool p = t && pinned(gj); p != c.unpublished) {
@@ -1675,6 +1720,7 @@ void window_instance::checkpoint_cache(std::vector<std::string>& touched,
     marked_open_ = open_windows_;
   }
   const auto share = static_cast<std::int64_t>(budget_->share());
+  const std::int64_t before = cached_bytes_;
   for (std::size_t tries = cache_.size(); cached_bytes_ > share && !lru_.empty() && tries > 0;
        --tries) {
     const std::string gj = *lru_.back();
@@ -1684,6 +1730,11 @@ void window_instance::checkpoint_cache(std::vector<std::string>& touched,
     }
     evict(gj);
   }
+#ifdef __GLIBC__
+  // Dropped groups leave free chunks all over the heap, which glibc keeps:
+  // return them, or resident memory stays at its high-water mark.
+  if (before - cached_bytes_ > (std::int64_t{8} << 20)) malloc_trim(0);
+#endif
 }
 
 std::int64_t window_instance::hopping_windows(const group_content& g) const noexcept {
