@@ -231,7 +231,9 @@ std::vector<std::string> run_all(fixture& f,
 }
 }  // namespace
 
-TEST_CASE("hopping windows: every [k*advance, k*advance + size) containing the record") {
+TEST_CASE(
+    "hopping windows: every window of length size starting at a multiple of advance that holds the "
+    "record") {
   fixture f(
       "{group_by: [user], hopping: {size: 10s, advance: 5s}, aggregate: {n: count(), s: sum(x)}}");
   REQUIRE(f.problems().empty());
