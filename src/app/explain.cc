@@ -38,8 +38,7 @@ int explain(const std::string& file) {
               : std::string("the Kafka record timestamp")) +
          "\n";
   out += "    watermark:  per partition, max event time - " +
-         core::format_duration(s.source.max_out_of_orderness) +
-         " (never backwards, checkpointed)" +
+         core::format_duration(s.source.max_out_of_orderness) + " (never backwards, checkpointed)" +
          (runtime::regrouping_steps(t).empty()
               ? std::string()
               : "; behind a repartition, the lowest of the source partitions' watermarks") +

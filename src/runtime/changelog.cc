@@ -78,8 +78,7 @@ struct changelog_restore_job::reading {
 };
 
 changelog_restore_job::changelog_restore_job(const topology& t, const stage& stg,
-                                             state::database& db,
-                                             kafka::partition_reader& reader,
+                                             state::database& db, kafka::partition_reader& reader,
                                              std::vector<std::int32_t> partitions,
                                              metrics::counter* restored)
     : topology_(t),
@@ -135,7 +134,8 @@ core::status changelog_restore_job::begin() {
     for (std::size_t j = 0; j < logs.size(); ++j) {
       const auto& bound = bounds[i * logs.size() + j];
       if (bound.high <= bound.low) continue;
-      reads_.push_back(reading{i, bound, std::make_unique<state::changelog_applier>(db_, *stores[j])});
+      reads_.push_back(
+          reading{i, bound, std::make_unique<state::changelog_applier>(db_, *stores[j])});
       starts.push_back({bound.tp, kafka::from_beginning});
     }
   }
@@ -171,9 +171,9 @@ core::result<bool> changelog_restore_job::step(std::chrono::milliseconds budget)
       r = find(v.topic, v.partition);
       if (!r || r->done) continue;
       if (auto st = r->applier->add(v.key.value_or(std::string_view()), v.value); !st) {
-        return core::error{st.err().code, std::string(v.topic) + "/" +
-                                              std::to_string(v.partition) + "@" +
-                                              std::to_string(v.offset) + ": " + st.err().message};
+        return core::error{st.err().code, std::string(v.topic) + "/" + std::to_string(v.partition) +
+                                              "@" + std::to_string(v.offset) + ": " +
+                                              st.err().message};
       }
       if (restored_) restored_->inc();
       last_read_ = std::chrono::steady_clock::now();
@@ -241,18 +241,6 @@ core::status changelog_restore_job::finish() {
     if (auto st = db_.write(batch); !st) return st;
   }
   return {};
-}
-
-core::result<std::vector<changelog_restore>> restore_from_changelog(
-    const topology& t, const stage& stg, state::database& db, kafka::partition_reader& reader,
-    const std::vector<std::int32_t>& partitions, metrics::counter* restored) {
-  auto job = changelog_restore_job::start(t, stg, db, reader, partitions, restored);
-  if (!job) return std::move(job).err();
-  for (;;) {
-    auto done = (*job)->step(std::chrono::seconds(1));
-    if (!done) return std::move(done).err();
-    if (*done) return (*job)->results();
-  }
 }
 
 }  // namespace weir::runtime

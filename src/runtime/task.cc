@@ -96,9 +96,8 @@ void error_reporter::report(const std::string& step, const core::error& e,
   found->suppressed = 0;
 }
 
-task::task(const topology& t, const runtime::stage& st, std::int32_t partition,
-           state::database& db, record_sink& sink, error_reporter& errors,
-           const time::clock& clock)
+task::task(const topology& t, const runtime::stage& st, std::int32_t partition, state::database& db,
+           record_sink& sink, error_reporter& errors, const time::clock& clock)
     : topology_(t),
       stage_(st),
       partition_(partition),
@@ -192,8 +191,8 @@ core::result<std::optional<std::int64_t>> task::restore() {
       std::int64_t u = 0;
       const std::string_view id = key.substr(prefix.size());
       auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), u);
-      if (ec == std::errc{} && end == id.data() + id.size() && parse_position(value, x) &&
-          u >= 0 && u < static_cast<std::int64_t>(applied_.size())) {
+      if (ec == std::errc{} && end == id.data() + id.size() && parse_position(value, x) && u >= 0 &&
+          u < static_cast<std::int64_t>(applied_.size())) {
         applied_[static_cast<std::size_t>(u)] = {x[1], x[2]};
       }
       return true;
@@ -293,7 +292,8 @@ void task::process(const core::record_view& r) {
                    &r);
     return;
   }
-  auto t = stage_.repartitioned ? core::result<core::millis>(r.timestamp_ms) : event_time(*decoded, r);
+  auto t =
+      stage_.repartitioned ? core::result<core::millis>(r.timestamp_ms) : event_time(*decoded, r);
   if (!t) {
     errors_.report("source", t.err(), &r);
     return;
@@ -388,8 +388,8 @@ void task::link::emit(ops::event&& e) {
   ++task_.step_in_[index_];
   const core::record_view* source = e.source;
   if (auto st = task_.steps_[index_]->process(std::move(e), *task_.links_[index_ + 1]); !st) {
-    task_.errors_.report(task_.topology_.steps[task_.stage_.first_step + index_]->name(),
-                         st.err(), source);
+    task_.errors_.report(task_.topology_.steps[task_.stage_.first_step + index_]->name(), st.err(),
+                         source);
   }
 }
 
@@ -412,8 +412,8 @@ void task::write_to_repartition(ops::event&& e) {
     written_ = written_.first == current_->offset
                    ? upstream_position{current_->offset, written_.second + 1}
                    : upstream_position{current_->offset, 0};
-    out.headers.push_back({std::string(from_header),
-                           position_text(partition_, written_.first, written_.second)});
+    out.headers.push_back(
+        {std::string(from_header), position_text(partition_, written_.first, written_.second)});
   }
   if (!current_ || !replaying(current_->offset)) stage_.written->inc();
   sink_.write(std::move(out));
@@ -486,8 +486,7 @@ void task::checkpoint(state::write_batch& batch) {
     for (std::size_t u = 0; u < applied_.size(); ++u) {
       if (applied_[u].first < 0) continue;
       batch.put(*applied_store_, prefix + std::to_string(u),
-                position_text(static_cast<std::int32_t>(u), applied_[u].first,
-                              applied_[u].second));
+                position_text(static_cast<std::int32_t>(u), applied_[u].first, applied_[u].second));
     }
     applied_dirty_ = false;
   }

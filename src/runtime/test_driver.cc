@@ -4,9 +4,9 @@
 #include <cstdlib>
 #include <exception>
 #include <map>
-#include <set>
 #include <memory>
 #include <optional>
+#include <set>
 #include <variant>
 
 #include "weir/core/json.h"

@@ -163,6 +163,14 @@ core::status worker::loop(const std::atomic<bool>& stop) {
     }
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_tick) {
+      // Ticks come every 100 ms while the worker polls; a longer gap means it
+      // was blocked (a checkpoint or a produce waiting on an unreachable
+      // broker). Records may be waiting meanwhile, so that time must not
+      // make partitions idle and close their windows early.
+      if (const auto gap = now - next_tick; gap > std::chrono::seconds(1)) {
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(gap).count();
+        for (auto& [key, t] : tasks_) t->unreadable_for(ms);
+      }
       // A task replaying input is behind in time: wall-clock time must not
       // act on it (an idle watermark would make the records still to replay
       // late, and `changes` would publish results that were already written).
@@ -176,14 +184,6 @@ core::status worker::loop(const std::atomic<bool>& stop) {
     producer_->poll();
     if (now >= next_checkpoint) {
       if (auto st = checkpoint(); !st) return st;
-      // A checkpoint that waited on the broker (an outage) held up reading:
-      // records may be waiting, so that time must not make partitions idle
-      // and close their windows early.
-      const auto took = std::chrono::steady_clock::now() - now;
-      if (took > std::chrono::seconds(1)) {
-        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(took).count();
-        for (auto& [key, t] : tasks_) t->unreadable_for(ms);
-      }
       purge_repartition_topics();
       next_checkpoint = std::chrono::steady_clock::now() + interval;
     }
@@ -218,9 +218,9 @@ core::status worker::checkpoint(std::optional<std::chrono::milliseconds> flush_l
   auto abort_and_rewind = [&](const core::error& e) -> core::status {
     transactions_aborted_->inc();
     if (++aborts_in_a_row_ >= max_aborts_in_a_row) {
-      return fail(core::error{core::errc::kafka, std::to_string(aborts_in_a_row_) +
-                                                     " transactions aborted in a row, the last: " +
-                                                     e.message});
+      return fail(core::error{core::errc::kafka,
+                              std::to_string(aborts_in_a_row_) +
+                                  " transactions aborted in a row, the last: " + e.message});
     }
     core::log::warn("transaction aborted; rewinding to the last checkpoint",
                     {{"worker", name_},
@@ -364,9 +364,8 @@ core::status worker::checkpoint_task(const task_key& tk, task& t, state::write_b
       continue;
     }
     // Only the steps' stores have changelogs.
-    auto log = std::find_if(logs.begin(), logs.end(), [&](const changelog& c) {
-      return c.store == ops[i].target->name();
-    });
+    auto log = std::find_if(logs.begin(), logs.end(),
+                            [&](const changelog& c) { return c.store == ops[i].target->name(); });
     if (log == logs.end()) continue;
     if (auto st = producer_->produce_to(log->topic, partition, rec.key, value); !st) return st;
   }

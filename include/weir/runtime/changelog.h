@@ -43,9 +43,14 @@ struct changelog_restore {
   std::uint64_t records = 0;  // records read
 };
 
-// A restore from the changelogs (restore_from_changelog below) that the
-// worker advances a little at a time between polls of its consumer, so that
-// a large state does not stop it from serving the group.
+// Replaces the local state of each of `partitions` of stage `st` (every
+// store of its steps) with what its changelog partitions hold: drops the
+// partition's entries, reads its changelog partitions from their beginning
+// to their end (read_committed; every partition at once), applies the
+// entries in batches and writes the progress record last. Leaves the local
+// state of a partition alone when the changelogs hold nothing for it. The
+// worker advances it a little at a time between polls of its consumer, so
+// that a large state does not stop it from serving the group.
 class changelog_restore_job {
  public:
   // Drops the local state of the partitions the changelogs hold anything of
@@ -87,18 +92,6 @@ class changelog_restore_job {
   bool finished_ = false;
   std::chrono::steady_clock::time_point last_read_;
 };
-
-// Replaces the local state of each of `partitions` of stage `st` (every
-// store of its steps)
-// with what its changelog partitions hold: drops the partition's entries,
-// reads its changelog partitions from their beginning to their end
-// (read_committed; every partition at once), applies the entries in batches
-// and writes the progress record last. Leaves the local state of a partition
-// alone when the changelogs hold nothing for it. One result per partition,
-// in order.
-core::result<std::vector<changelog_restore>> restore_from_changelog(
-    const topology& t, const stage& st, state::database& db, kafka::partition_reader& reader,
-    const std::vector<std::int32_t>& partitions, metrics::counter* restored);
 
 // True when every changelog partition of `partition` of stage `st` is empty.
 core::result<bool> changelog_empty(const topology& t, const stage& st,

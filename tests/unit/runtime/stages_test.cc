@@ -183,13 +183,16 @@ TEST_CASE("a downstream task's watermark is the lowest over the upstream tasks")
   const std::string topic = "p.regions.repartition";
   std::int64_t offset = 0;
   auto record = [&](const std::string& region, std::int64_t ts) {
-    message m{topic, "[\"" + region + "\"]",
+    message m{topic,
+              "[\"" + region + "\"]",
               R"({"ts":)" + std::to_string(ts) + R"(,"region":")" + region + R"(","kind":"buy"})",
               {}};
     down.process(m.view(0, offset++, ts));
   };
   auto mark = [&](int from, std::int64_t wm) {
-    message m{topic, std::nullopt, "",
+    message m{topic,
+              std::nullopt,
+              "",
               {{"weir.watermark", std::to_string(wm)}, {"weir.upstream", std::to_string(from)}}};
     down.process(m.view(0, offset++, wm));
   };
@@ -248,7 +251,9 @@ TEST_CASE("at_least_once: records an upstream restart writes again are applied o
     down.process(m.view(0, offset++, ts));
   };
   auto mark = [&](runtime::task& down, int from, std::int64_t wm) {
-    message m{topic, std::nullopt, "",
+    message m{topic,
+              std::nullopt,
+              "",
               {{"weir.watermark", std::to_string(wm)}, {"weir.upstream", std::to_string(from)}}};
     down.process(m.view(0, offset++, wm));
   };
