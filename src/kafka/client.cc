@@ -739,6 +739,13 @@ queue_limits queue_limits_for(std::size_t bytes) {
   q.producer_queue_bytes = std::clamp(bytes / 2, 2 * mib, 1024 * mib);
   q.fetch_bytes = std::clamp(q.consumer_queue_bytes / 4, mib, 50 * mib);
   q.partition_fetch_bytes = std::min(mib, q.fetch_bytes);
+  // What a queued message costs beyond its key and value, with room to
+  // spare: a consumed one keeps its decompressed fetch buffer alive too.
+  constexpr std::size_t consumed_message_cost = 1024, produced_message_cost = 512;
+  q.consumer_queue_messages =
+      std::clamp<std::size_t>(q.consumer_queue_bytes / consumed_message_cost, 1000, 100000);
+  q.producer_queue_messages =
+      std::clamp<std::size_t>(q.producer_queue_bytes / produced_message_cost, 1000, 100000);
   return q;
 }
 
@@ -749,10 +756,12 @@ std::vector<std::pair<std::string, std::string>> memory_properties(const queue_l
   };
   if (consumer) {
     return {{"queued.max.messages.kbytes", kib(q.consumer_queue_bytes)},
+            {"queued.min.messages", std::to_string(q.consumer_queue_messages)},
             {"fetch.max.bytes", std::to_string(q.fetch_bytes)},
             {"max.partition.fetch.bytes", std::to_string(q.partition_fetch_bytes)}};
   }
-  return {{"queue.buffering.max.kbytes", kib(q.producer_queue_bytes)}};
+  return {{"queue.buffering.max.kbytes", kib(q.producer_queue_bytes)},
+          {"queue.buffering.max.messages", std::to_string(q.producer_queue_messages)}};
 }
 
 core::result<std::unique_ptr<consumer>> make_consumer(const client_settings& s,

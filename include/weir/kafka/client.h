@@ -29,6 +29,13 @@ struct queue_limits {
   // Producer: records queued for delivery (queue.buffering.max.kbytes); a
   // full queue makes produce wait.
   std::size_t producer_queue_bytes = std::size_t{64} << 20;
+  // The same queues counted in messages (queued.min.messages per partition,
+  // queue.buffering.max.messages): librdkafka counts only keys and values
+  // against the byte limits, while each small message also holds some
+  // hundred bytes of its own structures and its share of the fetch buffer,
+  // so small records would otherwise fill many times the bytes above.
+  std::size_t consumer_queue_messages = 65536;
+  std::size_t producer_queue_messages = 100000;
 };
 
 // Queue limits for one worker (a consumer and a producer) given `bytes` of

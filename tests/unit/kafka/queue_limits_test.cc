@@ -22,6 +22,9 @@ TEST_CASE("queue limits split a worker's share between consumer and producer") {
   CHECK(q.producer_queue_bytes == 32 * mib);
   CHECK(q.fetch_bytes == 8 * mib);
   CHECK(q.partition_fetch_bytes == 1 * mib);
+  // Small records cost more than their bytes: the queues are also counted.
+  CHECK(q.consumer_queue_messages == 32768);
+  CHECK(q.producer_queue_messages == 65536);
 }
 
 TEST_CASE("queue limits keep floors for tiny shares and cap a fetch for large ones") {
@@ -33,6 +36,9 @@ TEST_CASE("queue limits keep floors for tiny shares and cap a fetch for large on
   CHECK(huge.fetch_bytes == 50 * mib);
   CHECK(huge.consumer_queue_bytes == 1024 * mib);
   CHECK(huge.producer_queue_bytes == 1024 * mib);
+  CHECK(tiny.consumer_queue_messages == 2048);
+  CHECK(huge.consumer_queue_messages == 100000);  // librdkafka's default
+  CHECK(huge.producer_queue_messages == 100000);
 }
 
 TEST_CASE("queue limits become librdkafka properties in kilobytes or bytes") {
@@ -41,9 +47,11 @@ TEST_CASE("queue limits become librdkafka properties in kilobytes or bytes") {
   CHECK(property(c, "queued.max.messages.kbytes") == "32768");
   CHECK(property(c, "fetch.max.bytes") == std::to_string(8 * mib));
   CHECK(property(c, "max.partition.fetch.bytes") == std::to_string(1 * mib));
+  CHECK(property(c, "queued.min.messages") == "32768");
   CHECK(property(c, "queue.buffering.max.kbytes").empty());
   auto p = memory_properties(q, false);
   CHECK(property(p, "queue.buffering.max.kbytes") == "32768");
+  CHECK(property(p, "queue.buffering.max.messages") == "65536");
   CHECK(property(p, "fetch.max.bytes").empty());
 }
 
