@@ -255,6 +255,7 @@ class window_instance final : public step_instance {
   void on_tick(core::millis now, emitter& out) override;
   core::status restore() override;
   void checkpoint(state::write_batch& batch) override;
+  bool wants_checkpoint() const noexcept override;
 
  private:
   // When a window's on-time result is due (watermark >= fire_at) and when it
@@ -461,6 +462,14 @@ class window_instance final : public step_instance {
   std::unordered_map<std::string, cached_group> cache_;  // group JSON
   std::list<const std::string*> lru_;                    // keys of cache_, most recent first
   std::int64_t cached_bytes_ = 0;                        // sum of cache_'s bytes
+  // Growth since the last checkpoint, for wants_checkpoint: a group's bytes
+  // are only measured when a checkpoint writes it, so new groups and new
+  // windows count at the average sizes the last checkpoint measured.
+  std::int64_t new_groups_ = 0;
+  std::int64_t open_at_checkpoint_ = 0;   // open_windows_ then
+  std::int64_t bytes_at_checkpoint_ = 0;  // cached_bytes_ after its evictions
+  std::int64_t group_average_ = 1024;     // bytes per cached group then
+  std::int64_t window_average_ = 512;     // bytes per open window then
   group_filter stored_;                                  // the groups that may be in the store only
   // No group in the store only has a timer before this.
   core::millis next_stored_timer_ = core::max_time;
@@ -1461,10 +1470,28 @@ window_instance::cached_group& window_instance::add_cached(const std::string& gj
   if (created) {
     lru_.push_front(&it->first);
     it->second.lru = lru_.begin();
-    it->second.bytes = group_overhead;
-    account(static_cast<std::int64_t>(group_overhead));
+    // Measured when a checkpoint writes it (or a read brings it back); until
+    // then a new group counts at the average size the last checkpoint saw.
+    it->second.bytes = static_cast<std::size_t>(group_average_);
+    account(group_average_);
+    ++new_groups_;
   }
   return it->second;
+}
+
+// The estimate of what the task holds now: the groups as last measured, new
+// groups at the last checkpoint's average, plus the windows opened since in
+// groups that were there already (a group's own growth is measured at the
+// next checkpoint). Over the share, or over what the last checkpoint left
+// plus a quarter of the share (groups that cannot leave, `emit: {changes:
+// T}`), a checkpoint lets the changed groups become clean and leave.
+bool window_instance::wants_checkpoint() const noexcept {
+  if (!bounded()) return false;
+  const std::int64_t windows =
+      std::max<std::int64_t>(open_windows_ - open_at_checkpoint_ - new_groups_, 0);
+  const std::int64_t estimate = cached_bytes_ + windows * window_average_;
+  const auto share = static_cast<std::int64_t>(budget_->share());
+  return estimate > std::max(share, bytes_at_checkpoint_ + share / 4);
 }
 
 core::status window_instance::use_group(const std::string& gj) {
@@ -1719,9 +1746,12 @@ void window_instance::checkpoint_cache(std::vector<std::string>& touched,
     batch.put(*ctx_.store, prefix + meta_tag, v);
     marked_open_ = open_windows_;
   }
+  // Down to three quarters of the share: the quarter left is room for the
+  // groups the next interval adds (wants_checkpoint).
   const auto share = static_cast<std::int64_t>(budget_->share());
+  const std::int64_t target = share - share / 4;
   const std::int64_t before = cached_bytes_;
-  for (std::size_t tries = cache_.size(); cached_bytes_ > share && !lru_.empty() && tries > 0;
+  for (std::size_t tries = cache_.size(); cached_bytes_ > target && !lru_.empty() && tries > 0;
        --tries) {
     const std::string gj = *lru_.back();
     if (pinned(gj)) {
@@ -1735,6 +1765,18 @@ void window_instance::checkpoint_cache(std::vector<std::string>& touched,
   // return them, or resident memory stays at its high-water mark.
   if (before - cached_bytes_ > (std::int64_t{8} << 20)) malloc_trim(0);
 #endif
+  new_groups_ = 0;
+  open_at_checkpoint_ = open_windows_;
+  bytes_at_checkpoint_ = cached_bytes_;
+  if (!cache_.empty()) {
+    group_average_ = std::max<std::int64_t>(
+        cached_bytes_ / static_cast<std::int64_t>(cache_.size()), group_overhead);
+  }
+  // Windows in memory, one by one (tumbling, session); hopping and sliding
+  // windows share panes and records, a few slots each.
+  window_average_ = windows_.empty()
+                        ? std::int64_t{slot_overhead}
+                        : cached_bytes_ / static_cast<std::int64_t>(windows_.size());
 }
 
 std::int64_t window_instance::hopping_windows(const group_content& g) const noexcept {

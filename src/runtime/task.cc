@@ -479,6 +479,11 @@ void task::write_to_sink(ops::event&& e) {
   sink_.write(std::move(out));
 }
 
+bool task::wants_checkpoint() const noexcept {
+  return std::any_of(steps_.begin(), steps_.end(),
+                     [](const auto& s) { return s->wants_checkpoint(); });
+}
+
 void task::checkpoint(state::write_batch& batch) {
   for (auto& s : steps_) s->checkpoint(batch);
   if (applied_store_ && applied_dirty_) {

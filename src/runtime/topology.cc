@@ -179,6 +179,11 @@ std::unique_ptr<topology> build_topology(config::pipeline_spec spec,
       metrics::duration_buckets());
   t->probe.checkpoint_failures =
       &metrics.add_counter("weir_checkpoint_failures_total", "Checkpoints that failed.", p);
+  t->probe.memory_checkpoints = &metrics.add_counter(
+      "weir_memory_checkpoints_total",
+      "Checkpoints taken before the commit interval because window state changed since the "
+      "last one filled its share of --memory-limit.",
+      p);
   for (const auto& st : t->steps) {
     auto l = p;
     l.emplace_back("step", st->name());

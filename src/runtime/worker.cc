@@ -138,6 +138,7 @@ core::status worker::loop(const std::atomic<bool>& stop) {
   const auto interval = std::chrono::milliseconds(topology_.spec.processing.commit_interval);
   auto next_checkpoint = std::chrono::steady_clock::now() + interval;
   auto next_tick = std::chrono::steady_clock::now();
+  bool memory_full = false;  // a task's state changed since the checkpoint fills its share
   while (!stop.load(std::memory_order_relaxed)) {
     if (auto st = advance_restore(); !st) return st;
     auto m = consumer_->poll(std::chrono::milliseconds(restore_job_ ? 0 : 100));
@@ -152,6 +153,7 @@ core::status worker::loop(const std::atomic<bool>& stop) {
         sink_->set_replaying(replaying);
         it->second->process(r);
         sink_->set_replaying(false);
+        memory_full = memory_full || it->second->wants_checkpoint();
         if (replaying) {
           replayed_->inc();
           if (!it->second->replaying(r.offset + 1)) restore_done(it->first);
@@ -177,12 +179,15 @@ core::status worker::loop(const std::atomic<bool>& stop) {
       for (auto& [key, t] : tasks_) {
         if (!t->replaying(t->next_offset())) t->tick();
         t->publish_metrics();
+        memory_full = memory_full || t->wants_checkpoint();  // timers read groups back
       }
       update_watermark_lag();
       next_tick = now + std::chrono::milliseconds(100);
     }
     producer_->poll();
-    if (now >= next_checkpoint) {
+    if (now >= next_checkpoint || memory_full) {
+      if (now < next_checkpoint) topology_.probe.memory_checkpoints->inc();
+      memory_full = false;
       if (auto st = checkpoint(); !st) return st;
       purge_repartition_topics();
       next_checkpoint = std::chrono::steady_clock::now() + interval;

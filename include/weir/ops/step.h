@@ -68,6 +68,11 @@ class step_instance {
   // batch that fails to be written ends the task), so the instance may drop
   // what it put in the batch from memory and read it back from the store.
   virtual void checkpoint(state::write_batch& /*batch*/) {}
+  // True when the state changed since the last checkpoint has filled the
+  // memory the instance may hold (its share of --memory-limit): only a
+  // checkpoint lets that state leave memory, so the task asks for one before
+  // the commit interval is up.
+  virtual bool wants_checkpoint() const noexcept { return false; }
 };
 
 // A step as declared in the pipeline file: compiled, immutable after load,

@@ -79,6 +79,9 @@ class task {
 
   // Adds the state changed since the last checkpoint and the progress.
   void checkpoint(state::write_batch& batch);
+  // A step's state changed since the last checkpoint filled its memory
+  // share (--memory-limit): the worker checkpoints before the interval.
+  bool wants_checkpoint() const noexcept;
 
   // Recovery of state that trails the group's committed offset: records
   // before `offset` were already processed and their outputs written; they

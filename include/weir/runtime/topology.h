@@ -22,6 +22,7 @@ struct pipeline_probe {
   metrics::counter* unrouted = nullptr;
   metrics::histogram* checkpoint_seconds = nullptr;
   metrics::counter* checkpoint_failures = nullptr;
+  metrics::counter* memory_checkpoints = nullptr;
   // Records into and out of each step, by step index. Tasks count in plain
   // integers and add them here every tick (task::publish_metrics).
   std::vector<metrics::counter*> step_in;

@@ -236,3 +236,63 @@ TEST_CASE("a bounded window evicts at checkpoints and restores without reading g
   CHECK(p.out.values[0] ==
         R"({"user":"u0","window_start":0,"window_end":10000,"n":1,"s":1,"f":1,"l":1})");
 }
+
+TEST_CASE("a bounded window asks for a checkpoint when new groups fill its share") {
+  // 64 KiB for the one task: a group of this window is a few hundred bytes.
+  constexpr std::uint64_t share = 64 * 1024;
+  process p(window("tumbling: 10s", "final"), share);
+  auto w = p.instance();
+  int next_user = 0;
+  auto add_users = [&](int n) {
+    for (int i = 0; i < n; ++i, ++next_user) {
+      auto v = core::parse_json(R"({"user":"u)" + std::to_string(next_user) + R"(","x":1})");
+      REQUIRE(w->process(ops::event{std::move(*v), std::nullopt, 1000, nullptr}, p.out).ok());
+    }
+  };
+  auto checkpoint = [&] {
+    state::write_batch b;
+    w->checkpoint(b);
+    REQUIRE(p.db->write(b).ok());
+  };
+  // Without the request, new groups stayed in memory until the commit
+  // interval, whatever their number.
+  int until_asked = 0;
+  while (!w->wants_checkpoint()) {
+    add_users(1);
+    REQUIRE(++until_asked < 10'000);
+  }
+  INFO(until_asked << " groups before the first request");
+  CHECK(until_asked > 20);
+  checkpoint();
+  CHECK_FALSE(w->wants_checkpoint());
+  CHECK(p.db->cache().used() <= static_cast<std::int64_t>(share));
+  // From then on the task asks whenever its estimate reaches the share, and
+  // what a checkpoint leaves stays within it.
+  for (int round = 0; round < 20; ++round) {
+    int added = 0;
+    while (!w->wants_checkpoint()) {
+      add_users(1);
+      REQUIRE(++added < 10'000);
+    }
+    INFO("round " << round << ": " << added << " groups");
+    CHECK(added > 10);  // a quarter of the share, not every record
+    CHECK(p.db->cache().used() <= static_cast<std::int64_t>(share * 3 / 2));
+    checkpoint();
+    CHECK_FALSE(w->wants_checkpoint());
+    CHECK(p.db->cache().used() <= static_cast<std::int64_t>(share));
+  }
+  // Every group counted, whether in memory or not.
+  CHECK(p.gauge("weir_open_windows") == next_user);
+  w->on_watermark(13'000, p.out);
+  CHECK(p.out.values.size() == static_cast<std::size_t>(next_user));
+}
+
+TEST_CASE("a window without a memory bound never asks for a checkpoint") {
+  process p(window("tumbling: 10s", "final"), 0);
+  auto w = p.instance();
+  for (int u = 0; u < 5000; ++u) {
+    auto v = core::parse_json(R"({"user":"u)" + std::to_string(u) + R"(","x":1})");
+    REQUIRE(w->process(ops::event{std::move(*v), std::nullopt, 1000, nullptr}, p.out).ok());
+  }
+  CHECK_FALSE(w->wants_checkpoint());
+}
