@@ -47,18 +47,21 @@ class loop final : public RdKafka::RebalanceCb {
     const std::string bootstrap = f.str("bootstrap");
     const std::string client = "weir-e2e-raw-" + std::to_string(index);
     std::string err;
-    // weir's producer: idempotent, never expiring, 5 ms linger, 64 MiB queue.
+    // weir's producer: idempotent, never expiring, 5 ms linger, 64 MiB and
+    // 100000-message queue.
     auto pconf = make_conf({{"bootstrap.servers", bootstrap},
                             {"client.id", client},
                             {"enable.idempotence", "true"},
                             {"message.timeout.ms", "0"},
                             {"linger.ms", "5"},
-                            {"queue.buffering.max.kbytes", "65536"}});
+                            {"queue.buffering.max.kbytes", "65536"},
+                            {"queue.buffering.max.messages", "100000"}});
     pconf->set("event_cb", static_cast<RdKafka::EventCb*>(&events_), err);
     producer_.reset(RdKafka::Producer::create(pconf.get(), err));
     if (!producer_) flags::die("producer: " + err);
     // weir's consumer: manual commits, cooperative-sticky, read_committed,
-    // 64 MiB prefetch queue, 16 MiB fetches, 1 MiB per partition.
+    // 64 MiB prefetch queue (65536 messages per partition), 16 MiB fetches,
+    // 1 MiB per partition.
     auto cconf = make_conf({{"bootstrap.servers", bootstrap},
                             {"client.id", client},
                             {"group.id", f.str("group")},
@@ -70,6 +73,7 @@ class loop final : public RdKafka::RebalanceCb {
                             {"enable.partition.eof", "false"},
                             {"statistics.interval.ms", "5000"},
                             {"queued.max.messages.kbytes", "65536"},
+                            {"queued.min.messages", "65536"},
                             {"fetch.max.bytes", std::to_string(16 << 20)},
                             {"max.partition.fetch.bytes", std::to_string(1 << 20)}});
     cconf->set("event_cb", static_cast<RdKafka::EventCb*>(&events_), err);
