@@ -825,6 +825,120 @@ std::string describe_for_operator(const topic_spec& t) {
   return out + ")";
 }
 
+// The configs of `names` (DescribeConfigs). Topics the broker would not
+// describe (not allowed) are left out; the error is for the request.
+core::result<std::map<std::string, std::map<std::string, std::string>>> topic_configs(
+    rd_kafka_t* rk, const std::vector<std::string>& names, std::chrono::milliseconds timeout) {
+  std::vector<rd_kafka_ConfigResource_t*> resources;
+  for (const auto& n : names) {
+    resources.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, n.c_str()));
+  }
+  char errstr[512];
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+  rd_kafka_AdminOptions_set_request_timeout(opts, static_cast<int>(timeout.count()), errstr,
+                                            sizeof errstr);
+  rd_kafka_DescribeConfigs(rk, resources.data(), resources.size(), opts, q);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, static_cast<int>(timeout.count()) + 5000);
+  std::map<std::string, std::map<std::string, std::string>> out;
+  std::string problem;
+  if (!ev) {
+    problem = "no answer from the broker";
+  } else if (rd_kafka_event_error(ev)) {
+    problem = rd_kafka_event_error_string(ev);
+  } else {
+    const auto* res = rd_kafka_event_DescribeConfigs_result(ev);
+    std::size_t n = 0;
+    const rd_kafka_ConfigResource_t** rs = rd_kafka_DescribeConfigs_result_resources(res, &n);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (rd_kafka_ConfigResource_error(rs[i]) != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+      auto& configs = out[rd_kafka_ConfigResource_name(rs[i])];
+      std::size_t m = 0;
+      const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(rs[i], &m);
+      for (std::size_t j = 0; j < m; ++j) {
+        const char* v = rd_kafka_ConfigEntry_value(entries[j]);
+        configs[rd_kafka_ConfigEntry_name(entries[j])] = v ? v : "";
+      }
+    }
+  }
+  if (ev) rd_kafka_event_destroy(ev);
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_queue_destroy(q);
+  for (auto* r : resources) rd_kafka_ConfigResource_destroy(r);
+  if (!problem.empty()) return kafka_error("describing topic configs", problem);
+  return out;
+}
+
+// A topic's setting against the one weir requires; cleanup.policy is a set
+// ("compact,delete" is not "compact").
+bool same_setting(const std::string& key, std::string have, std::string want) {
+  if (key != "cleanup.policy") return have == want;
+  auto sorted = [](std::string v) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    while (start <= v.size()) {
+      auto end = v.find(',', start);
+      if (end == std::string::npos) end = v.size();
+      std::string p = v.substr(start, end - start);
+      p.erase(0, p.find_first_not_of(' '));
+      p.erase(p.find_last_not_of(' ') + 1);
+      if (!p.empty()) parts.push_back(p);
+      start = end + 1;
+    }
+    std::sort(parts.begin(), parts.end());
+    return parts;
+  };
+  return sorted(std::move(have)) == sorted(std::move(want));
+}
+
+// Topics that existed before weir started keep the settings it needs.
+core::status check_settings(rd_kafka_t* rk, const std::vector<const topic_spec*>& existing,
+                            std::chrono::milliseconds timeout) {
+  std::vector<std::string> names;
+  for (const auto* t : existing) {
+    if (!t->required.empty()) names.push_back(t->name);
+  }
+  if (names.empty()) return {};
+  auto configs = topic_configs(rk, names, timeout);
+  if (!configs) {
+    core::log::warn("cannot check the settings of existing internal topics",
+                    {{"error", configs.err().message}});
+    return {};
+  }
+  std::string wrong, fix, unchecked;
+  for (const auto* t : existing) {
+    if (t->required.empty()) continue;
+    auto it = configs->find(t->name);
+    if (it == configs->end()) {
+      unchecked += (unchecked.empty() ? "" : ", ") + t->name;
+      continue;
+    }
+    std::string mine;
+    for (const auto& [k, v] : t->required) {
+      auto c = it->second.find(k);
+      const std::string have = c == it->second.end() ? "" : c->second;
+      if (same_setting(k, have, v)) continue;
+      wrong += std::string(wrong.empty() ? "" : "; ") + t->name + " has " + k + "=" + have +
+               ", weir needs " + k + "=" + v;
+      mine += (mine.empty() ? "" : ",") + k + "=" + v;
+    }
+    if (!mine.empty()) {
+      fix += (fix.empty() ? "" : "; ") + std::string("kafka-configs.sh --alter --entity-type ") +
+             "topics --entity-name " + t->name + " --add-config " +
+             (mine.find(',') != std::string::npos ? "'" + mine + "'" : mine);
+    }
+  }
+  if (!unchecked.empty()) {
+    core::log::warn("cannot check the settings of existing internal topics (not allowed to "
+                    "describe their configs)",
+                    {{"topics", unchecked}});
+  }
+  if (wrong.empty()) return {};
+  return core::error{core::errc::kafka,
+                     "internal topics with settings that lose state or records: " + wrong +
+                         " (change them, for example: " + fix + ")"};
+}
+
 }  // namespace
 
 core::status ensure_topics(const client_settings& s, const std::vector<topic_spec>& topics,
@@ -838,12 +952,15 @@ core::status ensure_topics(const client_settings& s, const std::vector<topic_spe
   if (!p) return kafka_error("creating admin client", err);
   auto existing = all_topics(*p, s, timeout);
   if (!existing) return existing.err();
-  std::vector<const topic_spec*> missing;
+  std::vector<const topic_spec*> missing, present;
   for (const auto& t : topics) {
     auto it = existing->find(t.name);
     if (it == existing->end()) {
       missing.push_back(&t);
-    } else if (it->second != 0 && it->second != t.partitions) {
+      continue;
+    }
+    present.push_back(&t);
+    if (it->second != 0 && it->second != t.partitions) {
       return core::error{core::errc::kafka,
                          "topic " + t.name + " has " + std::to_string(it->second) +
                              " partitions, weir needs " + std::to_string(t.partitions) +
@@ -852,6 +969,7 @@ core::status ensure_topics(const client_settings& s, const std::vector<topic_spe
                              describe(t)};
     }
   }
+  if (auto st = check_settings(p->c_ptr(), present, timeout); !st) return st;
   if (!missing.empty()) {
     rd_kafka_t* rk = p->c_ptr();
     std::vector<rd_kafka_NewTopic_t*> news;

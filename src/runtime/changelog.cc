@@ -48,12 +48,22 @@ core::status ensure_internal_topics(const topology& t, const kafka::client_setti
   std::vector<kafka::topic_spec> topics;
   // Changelogs are written, and read to restore; repartition topics are
   // written, read, and emptied of what was read (DeleteRecords).
-  for (const auto& c : changelogs(t))
-    topics.push_back({c.topic, partitions, changelog_topic_config(), {"Read", "Write"}});
+  // A changelog that deletes by time loses state; a repartition topic that
+  // does, records not read yet (their timestamps are event times).
+  for (const auto& c : changelogs(t)) {
+    topics.push_back({c.topic,
+                      partitions,
+                      changelog_topic_config(),
+                      {{"cleanup.policy", "compact"}},
+                      {"Read", "Write"}});
+  }
   for (const auto& st : t.stages) {
     if (st.output) {
-      topics.push_back(
-          {*st.output, partitions, repartition_topic_config(), {"Read", "Write", "Delete"}});
+      topics.push_back({*st.output,
+                        partitions,
+                        repartition_topic_config(),
+                        {{"cleanup.policy", "delete"}, {"retention.ms", "-1"}},
+                        {"Read", "Write", "Delete"}});
     }
   }
   return kafka::ensure_topics(s, topics, metadata_timeout);

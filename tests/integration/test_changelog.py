@@ -277,6 +277,39 @@ def test_a_changelog_with_the_wrong_partition_count_stops_the_start(tmp_path, bo
     assert f"topic {name}.totals.changelog has 1 partitions, weir needs 3" in out.stderr, out.stderr
 
 
+def test_a_changelog_that_deletes_by_time_stops_the_start(tmp_path, bootstrap, weir_bin):
+    """A changelog created by hand with cleanup.policy=delete would lose the
+    state of keys not updated within its retention: weir names the setting
+    and how to change it, and starts once it is changed."""
+    path, name, source, sink = make_pipeline(tmp_path, bootstrap)
+    topic = f"{name}.totals.changelog"
+    create_topics(bootstrap, {topic: PARTITIONS})  # cleanup.policy=delete, the default
+    run = [weir_bin, "run", str(path), "--bootstrap-servers", bootstrap,
+           "--state-dir", str(tmp_path / "s"), "--metrics-listen", ""]
+    out = subprocess.run(run, capture_output=True, text=True, timeout=90)
+    assert out.returncode == 1
+    assert (f"{topic} has cleanup.policy=delete, weir needs cleanup.policy=compact"
+            in out.stderr), out.stderr
+    assert f"--entity-name {topic} --add-config cleanup.policy=compact" in out.stderr, out.stderr
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    res = ConfigResource(ConfigResource.Type.TOPIC, topic, set_config={"cleanup.policy": "compact"})
+    admin.alter_configs([res])[res].result(30)
+    proc = subprocess.Popen(run, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 60
+        seen = ""
+        while time.time() < deadline and "worker started" not in seen:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen += line
+        assert "worker started" in seen, seen
+    finally:
+        proc.terminate()
+        proc.wait(60)
+
+
 def test_local_state_the_changelog_lacks_is_logged_in_full(tmp_path, bootstrap, weir):
     """State from before changelogs (here: changelog topics deleted while the
     state directory kept its state) is logged in full at the next start, so

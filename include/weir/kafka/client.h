@@ -210,15 +210,20 @@ struct topic_spec {
   std::string name;
   int partitions = 1;
   std::vector<std::pair<std::string, std::string>> config;
+  // Settings a topic that exists already must have too, or weir refuses to
+  // start (a changelog that time-based retention empties loses state).
+  std::vector<std::pair<std::string, std::string>> required;
   // ACL operations weir's principal needs on the topic (Read, Write, …):
   // named when the topic must be created by someone else.
   std::vector<std::string> operations;
 };
 
 // Creates each topic of `topics` that does not exist (replication factor:
-// the broker's default) and checks the partition count of those that do.
-// Errors name the topics and what is wrong; when the principal may not
-// create topics, the error names the topics and settings to create by hand.
+// the broker's default) and checks the partition count and `required`
+// settings of those that do (settings only when the principal may describe
+// them; otherwise a warning says they were not checked). Errors name the
+// topics and what is wrong; when the principal may not create topics, the
+// error names the topics and settings to create by hand.
 core::status ensure_topics(const client_settings& s, const std::vector<topic_spec>& topics,
                            std::chrono::milliseconds timeout);
 
