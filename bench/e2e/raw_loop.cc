@@ -60,7 +60,7 @@ class loop final : public RdKafka::RebalanceCb {
     producer_.reset(RdKafka::Producer::create(pconf.get(), err));
     if (!producer_) flags::die("producer: " + err);
     // weir's consumer: manual commits, cooperative-sticky, read_committed,
-    // 64 MiB prefetch queue (65536 messages per partition), 16 MiB fetches,
+    // 64 MiB and 100000-message prefetch queue, 16 MiB fetches,
     // 1 MiB per partition.
     auto cconf = make_conf({{"bootstrap.servers", bootstrap},
                             {"client.id", client},
@@ -73,7 +73,7 @@ class loop final : public RdKafka::RebalanceCb {
                             {"enable.partition.eof", "false"},
                             {"statistics.interval.ms", "5000"},
                             {"queued.max.messages.kbytes", "65536"},
-                            {"queued.min.messages", "65536"},
+                            {"queued.min.messages", "100000"},
                             {"fetch.max.bytes", std::to_string(16 << 20)},
                             {"max.partition.fetch.bytes", std::to_string(1 << 20)}});
     cconf->set("event_cb", static_cast<RdKafka::EventCb*>(&events_), err);

@@ -32,7 +32,7 @@ core::result<int> topic_partitions(const worker_options& o, const std::string& t
 // of it) are charged to; a quarter to the Kafka clients, evenly over the
 // workers; a quarter to the window state held in memory (state::cache_budget,
 // shared by every window task); the last quarter is left for records in
-// flight, state changed since the last checkpoint, the allocator and code.
+// flight, the checkpoint being written, the allocator and code.
 struct memory_split {
   state::rocksdb_options rocksdb;
   kafka::queue_limits queues;

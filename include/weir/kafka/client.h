@@ -17,7 +17,8 @@ namespace weir::kafka {
 
 // Bounds of a client's local queues, the Kafka client's share of the
 // process memory. Each becomes a librdkafka property (see
-// memory_properties); a passthrough property of the same name wins.
+// memory_properties); a passthrough property of the same name wins. The
+// defaults, without --memory-limit, are queue_limits_for(128 MiB).
 struct queue_limits {
   // Consumer: pre-fetched messages waiting in the consumer's queue
   // (queued.max.messages.kbytes). One fetch response may overshoot it.
@@ -29,12 +30,16 @@ struct queue_limits {
   // Producer: records queued for delivery (queue.buffering.max.kbytes); a
   // full queue makes produce wait.
   std::size_t producer_queue_bytes = std::size_t{64} << 20;
-  // The same queues counted in messages (queued.min.messages per partition,
+  // The same queues counted in messages (queued.min.messages,
   // queue.buffering.max.messages): librdkafka counts only keys and values
   // against the byte limits, while each small message also holds some
   // hundred bytes of its own structures and its share of the fetch buffer,
   // so small records would otherwise fill many times the bytes above.
-  std::size_t consumer_queue_messages = 65536;
+  // librdkafka 2.0.2 stops fetching a partition for a whole second when the
+  // consumer's queue passes either limit, so a queue that holds less than a
+  // second of records caps the rate (a small --memory-limit trades speed
+  // for memory this way).
+  std::size_t consumer_queue_messages = 100000;
   std::size_t producer_queue_messages = 100000;
 };
 

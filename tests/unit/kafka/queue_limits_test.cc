@@ -23,8 +23,18 @@ TEST_CASE("queue limits split a worker's share between consumer and producer") {
   CHECK(q.fetch_bytes == 8 * mib);
   CHECK(q.partition_fetch_bytes == 1 * mib);
   // Small records cost more than their bytes: the queues are also counted.
-  CHECK(q.consumer_queue_messages == 32768);
+  CHECK(q.consumer_queue_messages == 65536);
   CHECK(q.producer_queue_messages == 65536);
+}
+
+TEST_CASE("the default queue limits are those of a 128 MiB share") {
+  const queue_limits d{}, q = queue_limits_for(128 * mib);
+  CHECK(d.consumer_queue_bytes == q.consumer_queue_bytes);
+  CHECK(d.fetch_bytes == q.fetch_bytes);
+  CHECK(d.partition_fetch_bytes == q.partition_fetch_bytes);
+  CHECK(d.producer_queue_bytes == q.producer_queue_bytes);
+  CHECK(d.consumer_queue_messages == q.consumer_queue_messages);
+  CHECK(d.producer_queue_messages == q.producer_queue_messages);
 }
 
 TEST_CASE("queue limits keep floors for tiny shares and cap a fetch for large ones") {
@@ -36,7 +46,7 @@ TEST_CASE("queue limits keep floors for tiny shares and cap a fetch for large on
   CHECK(huge.fetch_bytes == 50 * mib);
   CHECK(huge.consumer_queue_bytes == 1024 * mib);
   CHECK(huge.producer_queue_bytes == 1024 * mib);
-  CHECK(tiny.consumer_queue_messages == 2048);
+  CHECK(tiny.consumer_queue_messages == 4096);
   CHECK(huge.consumer_queue_messages == 100000);  // librdkafka's default
   CHECK(huge.producer_queue_messages == 100000);
 }
@@ -47,7 +57,7 @@ TEST_CASE("queue limits become librdkafka properties in kilobytes or bytes") {
   CHECK(property(c, "queued.max.messages.kbytes") == "32768");
   CHECK(property(c, "fetch.max.bytes") == std::to_string(8 * mib));
   CHECK(property(c, "max.partition.fetch.bytes") == std::to_string(1 * mib));
-  CHECK(property(c, "queued.min.messages") == "32768");
+  CHECK(property(c, "queued.min.messages") == "65536");
   CHECK(property(c, "queue.buffering.max.kbytes").empty());
   auto p = memory_properties(q, false);
   CHECK(property(p, "queue.buffering.max.kbytes") == "32768");
