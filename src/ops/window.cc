@@ -335,11 +335,11 @@ class window_instance final : public step_instance {
   void drop_expired_content();
 
   // Hopping and sliding content of one group.
-  core::millis slot_expiry(core::millis slot_time) const noexcept {
+  core::millis slot_expiry(core::millis t) const noexcept {
     if (s_.kind == window_kind::hopping) {
-      return core::floor_div(slot_time, s_.advance) * s_.advance + s_.size + s_.lateness;
+      return core::floor_div(t, s_.advance) * s_.advance + s_.size + s_.lateness;
     }
-    return slot_time + s_.size + 1 + s_.lateness;
+    return t + s_.size + 1 + s_.lateness;
   }
   // The index of g's slot at time t, created (and indexed for expiry) when
   // missing.
