@@ -306,7 +306,7 @@ core::status worker::rewind() {
   std::vector<kafka::partition_offset> starts;
   for (const auto& o : *committed) {
     const stage* st = topology_.stage_of(o.tp.topic);
-    auto start = make_task(topology_.stage_index(*st), o.tp, o.offset, false);
+    auto start = make_task("partition rewound", topology_.stage_index(*st), o.tp, o.offset, false);
     if (!start) return std::move(start).err();
     // Nothing committed yet: from the start of the partition, as the
     // consumer began (auto.offset.reset=earliest).
@@ -450,7 +450,7 @@ void worker::assign_stage(std::size_t si, const std::vector<kafka::topic_partiti
         continue;
       }
     }
-    auto start = make_task(si, tp, group, false);
+    auto start = make_task("partition assigned", si, tp, group, false);
     if (!start) {
       if (deferred_.ok()) deferred_ = std::move(start).err();
       continue;
@@ -459,8 +459,9 @@ void worker::assign_stage(std::size_t si, const std::vector<kafka::topic_partiti
   }
 }
 
-core::result<std::int64_t> worker::make_task(std::size_t si, const kafka::topic_partition& tp,
-                                             std::int64_t group, bool restored) {
+core::result<std::int64_t> worker::make_task(std::string_view event, std::size_t si,
+                                             const kafka::topic_partition& tp, std::int64_t group,
+                                             bool restored) {
   const stage& st = topology_.stages[si];
   const task_key key{si, tp.partition};
   auto t = std::make_unique<task>(topology_, st, tp.partition, db_, *sink_, *errors_, clock_);
@@ -496,10 +497,10 @@ core::result<std::int64_t> worker::make_task(std::size_t si, const kafka::topic_
                                                    {"until", std::to_string(group)}});
   }
   std::string from = *start ? std::to_string(**start) : "committed offset";
-  core::log::info("partition assigned", {{"worker", name_},
-                                         {"topic", tp.topic},
-                                         {"partition", std::to_string(tp.partition)},
-                                         {"start", from}});
+  core::log::info(event, {{"worker", name_},
+                          {"topic", tp.topic},
+                          {"partition", std::to_string(tp.partition)},
+                          {"start", from}});
   tasks_[key] = std::move(t);
   assigned_->add(1);
   return start->value_or(kafka::use_committed);
@@ -551,7 +552,7 @@ core::status worker::advance_restore() {
            {"next_offset", r.progress ? std::to_string(r.progress->next_offset) : "none"},
            {"seconds", std::to_string(seconds)}});
     }
-    auto start = make_task(h.stage, h.tp, h.group, r.found);
+    auto start = make_task("partition resumed", h.stage, h.tp, h.group, r.found);
     if (!start) return std::move(start).err();
     starts.push_back({h.tp, *start});
   }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "weir/kafka/client.h"
@@ -68,9 +69,11 @@ class worker {
                     std::vector<kafka::partition_offset>& starts);
   // Makes the task of one assigned partition and returns where it starts
   // reading; `restored`: its state was just restored from the changelogs.
-  // `group` is the group's committed offset.
-  core::result<std::int64_t> make_task(std::size_t st, const kafka::topic_partition& tp,
-                                       std::int64_t group, bool restored);
+  // `group` is the group's committed offset. `event` names it in the log
+  // ("partition assigned", "partition resumed" after a restore, ...).
+  core::result<std::int64_t> make_task(std::string_view event, std::size_t st,
+                                       const kafka::topic_partition& tp, std::int64_t group,
+                                       bool restored);
   // Advances the restore from the changelogs by a slice of time, between
   // polls (the consumer keeps serving the group meanwhile); once a job is
   // done, makes its tasks and resumes their partitions.
