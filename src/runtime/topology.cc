@@ -53,6 +53,10 @@ void split_stages(topology& t, std::optional<int> source_partitions) {
     }
   }
   t.stages.back().end_step = t.steps.size();
+  for (auto& st : t.stages) {
+    for (std::size_t i = st.first_step; i < st.end_step; ++i)
+      st.stateful = st.stateful || t.steps[i]->stateful();
+  }
 }
 
 }  // namespace

@@ -478,10 +478,7 @@ core::result<std::int64_t> worker::make_task(std::string_view event, std::size_t
   }
   // A stage without state has nothing to rebuild: it starts at the group's
   // offset.
-  bool stateful = false;
-  for (std::size_t i = st.first_step; i < st.end_step; ++i)
-    stateful = stateful || topology_.steps[i]->stateful();
-  if (!stateful && group >= 0 && (!*start || **start < group)) {
+  if (!st.stateful && group >= 0 && (!*start || **start < group)) {
     *start = group;
   } else if (group >= 0 && (!*start || **start < group)) {
     // From the local checkpoint, or with no local state from the start.

@@ -60,6 +60,9 @@ struct stage {
   // Reads what the stage before wrote: event time is the record timestamp,
   // and the watermark comes from the upstream tasks' watermark records.
   bool repartitioned = false;
+  // A step of the stage keeps state: its tasks checkpoint it, log it to
+  // changelogs and restore it. A stage without starts at the group's offset.
+  bool stateful = false;
   // Where the stage's records go when it is not the last: the next stage's
   // input, keyed and partitioned by `keyed_by` (the next stage's first step).
   std::optional<std::string> output;
