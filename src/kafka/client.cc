@@ -434,23 +434,6 @@ class rdkafka_partition_reader final : public partition_reader {
     return {};
   }
 
-  core::result<std::vector<partition_offset>> end_offsets(
-      const std::vector<topic_partition>& tps, std::chrono::milliseconds timeout) override {
-    std::vector<partition_offset> out;
-    for (const auto& tp : tps) {
-      std::int64_t low = 0;
-      std::int64_t high = 0;
-      auto e = watermarks(tp, low, high, timeout);
-      if (e != RdKafka::ERR_NO_ERROR) {
-        return kafka_error(
-            "reading the end offset of " + tp.topic + "/" + std::to_string(tp.partition),
-            RdKafka::err2str(e));
-      }
-      out.push_back({tp, high});
-    }
-    return out;
-  }
-
   core::result<std::vector<partition_bounds>> bounds(const std::vector<topic_partition>& tps,
                                                      std::chrono::milliseconds timeout) override {
     std::vector<partition_bounds> out;

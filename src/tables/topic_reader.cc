@@ -58,14 +58,14 @@ core::status topic_reader::start(const kafka::client_settings& kafka) {
     partitions_[p] = st;
     starts.push_back({{spec.topic, p}, *pr ? (*pr)->next_offset : kafka::from_beginning});
   }
-  auto ends = reader_->end_offsets(tps, std::chrono::seconds(30));
+  auto ends = reader_->bounds(tps, std::chrono::seconds(30));
   if (!ends) {
     return core::error{ends.err().code, "table '" + spec.name + "': " + ends.err().message};
   }
   for (const auto& e : *ends) {
     auto& st = partitions_[e.tp.partition];
-    st.end = e.offset;
-    st.caught_up = e.offset == 0 || st.next >= e.offset;
+    st.end = e.high;
+    st.caught_up = e.high == 0 || st.next >= e.high;
   }
   // Rows already stored by an earlier run.
   std::int64_t rows = 0;

@@ -146,10 +146,8 @@ class partition_reader {
   virtual ~partition_reader() = default;
   // Starts reading each partition at its offset (or from_beginning).
   virtual core::status assign(const std::vector<partition_offset>& starts) = 0;
-  // The end offset (high watermark) of each partition, from the broker.
-  virtual core::result<std::vector<partition_offset>> end_offsets(
-      const std::vector<topic_partition>& tps, std::chrono::milliseconds timeout) = 0;
-  // The first and the end offset of each partition, from the broker.
+  // The first and the end offset (high watermark) of each partition, from
+  // the broker.
   struct partition_bounds {
     topic_partition tp;
     std::int64_t low = 0;
