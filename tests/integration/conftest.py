@@ -134,9 +134,9 @@ def weir(weir_bin, bootstrap, tmp_path):
     """Starts weir processes; stops whatever is left at the end of the test."""
     started = []
 
-    def start(pipeline, state_dir=None, metrics_listen="", extra_args=()):
+    def start(pipeline, state_dir=None, metrics_listen="", extra_args=(), log="weir.log"):
         p = WeirProcess(weir_bin, pipeline, bootstrap, state_dir or (tmp_path / "state"),
-                        tmp_path / "weir.log", metrics_listen, extra_args)
+                        tmp_path / log, metrics_listen, extra_args)
         started.append(p)
         return p
 

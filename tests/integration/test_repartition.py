@@ -20,7 +20,7 @@ import re
 import threading
 import time
 
-from conftest import WeirProcess, consume_all, create_topics, http_get, produce, unique
+from conftest import consume_all, create_topics, http_get, produce, unique
 
 PARTITIONS = 4
 SIZE = 10_000
@@ -161,7 +161,7 @@ def metric(text, name, **labels):
 
 
 def test_grouping_across_partitions_is_exact_alone_and_over_two_processes(
-        tmp_path, bootstrap, weir_bin):
+        tmp_path, bootstrap, weir):
     source = unique("clicks")
     create_topics(bootstrap, {source: PARTITIONS})
     parts = make_input(seed=7, per_partition=1500)
@@ -180,64 +180,56 @@ def test_grouping_across_partitions_is_exact_alone_and_over_two_processes(
 
     def start(label, run, port=""):
         _, _, path = runs[run]
-        p = WeirProcess(weir_bin, path, bootstrap, tmp_path / f"state-{label}",
-                        tmp_path / f"{label}.log",
-                        metrics_listen=f"127.0.0.1:{port}" if port else "",
-                        extra_args=["--instance-id", label, *EXTRA])
-        procs[label] = p
-        return p
+        procs[label] = weir(path, state_dir=tmp_path / f"state-{label}",
+                            metrics_listen=f"127.0.0.1:{port}" if port else "",
+                            extra_args=["--instance-id", label, *EXTRA], log=f"{label}.log")
+        return procs[label]
 
     def logs():
         return "\n".join(f"--- {n}\n{p.log_text()[-5000:]}" for n, p in procs.items())
 
-    try:
-        port = 20000 + random.Random().randint(0, 5000)
-        start("alone", "alone", port)
-        start("a", "shared")
-        start("b", "shared")
-        time.sleep(3)
-        produce_slices(bootstrap, source, {p: r[:len(r) // 2] for p, r in parts.items()}, 5, 0.3)
-        # A crash while records flow through both stages; its restart takes
-        # its partitions back, state restored from the changelogs.
-        procs["b"].kill9()
-        produce_slices(bootstrap, source,
-                       {p: r[len(r) // 2:-1] for p, r in parts.items()}, 5, 0.3)
-        start("b2", "shared")
-        produce_slices(bootstrap, source, {p: r[-1:] for p, r in parts.items()}, 1, 0)
+    port = 20000 + random.Random().randint(0, 5000)
+    start("alone", "alone", port)
+    start("a", "shared")
+    start("b", "shared")
+    time.sleep(3)
+    produce_slices(bootstrap, source, {p: r[:len(r) // 2] for p, r in parts.items()}, 5, 0.3)
+    # A crash while records flow through both stages; its restart takes
+    # its partitions back, state restored from the changelogs.
+    procs["b"].kill9()
+    produce_slices(bootstrap, source,
+                   {p: r[len(r) // 2:-1] for p, r in parts.items()}, 5, 0.3)
+    start("b2", "shared")
+    produce_slices(bootstrap, source, {p: r[-1:] for p, r in parts.items()}, 1, 0)
 
-        results = {}
-        for run, (name, sink, _) in runs.items():
-            results[run] = consume_all(bootstrap, sink, min_count=len(want), timeout=120, idle=4)
-        metrics_text = http_get(f"http://127.0.0.1:{port}/metrics")[1]
-        for run, (name, sink, _) in runs.items():
-            problems = differences(results[run], want)
-            assert not problems, "\n".join(
-                [f"{run}: {len(results[run])} results read, {len(want)} windows expected"]
-                + problems + [logs()])
-            assert topic_partitions(bootstrap, f"{name}.by_region.repartition") == PARTITIONS
-        # Records went through the repartition topic, and nothing was late.
-        alone = runs["alone"][0]
-        buys = sum(1 for r in parts.values() for e in r if e["kind"] == "buy")
-        written = metric(metrics_text, "weir_repartitioned_records_total", pipeline=alone)
-        assert written == buys, metrics_text
-        assert metric(metrics_text, "weir_late_records_total", pipeline=alone) == 0
-        assert re.search(r"partition assigned .*topic=\S+\.by_region\.repartition",
-                         procs["alone"].log_text())
-        for label in ("alone", "a", "b2"):
-            assert procs[label].stop(timeout=60) == 0, logs()
-        # What the stages read is deleted from the repartition topic (at
-        # the latest when the process stops).
-        low = low_offsets(bootstrap, f"{alone}.by_region.repartition")
-        assert all(o > 0 for o in low), low
-    finally:
-        for p in procs.values():
-            if p.alive():
-                p.proc.kill()
-                p.proc.wait(30)
+    results = {}
+    for run, (name, sink, _) in runs.items():
+        results[run] = consume_all(bootstrap, sink, min_count=len(want), timeout=120, idle=4)
+    metrics_text = http_get(f"http://127.0.0.1:{port}/metrics")[1]
+    for run, (name, sink, _) in runs.items():
+        problems = differences(results[run], want)
+        assert not problems, "\n".join(
+            [f"{run}: {len(results[run])} results read, {len(want)} windows expected"]
+            + problems + [logs()])
+        assert topic_partitions(bootstrap, f"{name}.by_region.repartition") == PARTITIONS
+    # Records went through the repartition topic, and nothing was late.
+    alone = runs["alone"][0]
+    buys = sum(1 for r in parts.values() for e in r if e["kind"] == "buy")
+    written = metric(metrics_text, "weir_repartitioned_records_total", pipeline=alone)
+    assert written == buys, metrics_text
+    assert metric(metrics_text, "weir_late_records_total", pipeline=alone) == 0
+    assert re.search(r"partition assigned .*topic=\S+\.by_region\.repartition",
+                     procs["alone"].log_text())
+    for label in ("alone", "a", "b2"):
+        assert procs[label].stop(timeout=60) == 0, logs()
+    # What the stages read is deleted from the repartition topic (at
+    # the latest when the process stops).
+    low = low_offsets(bootstrap, f"{alone}.by_region.repartition")
+    assert all(o > 0 for o in low), low
 
 
 def test_at_least_once_through_a_repartition_counts_no_record_twice_across_crashes(
-        tmp_path, bootstrap, weir_bin):
+        tmp_path, bootstrap, weir):
     """A worker killed with SIGKILL and restarted on its own state directory,
     three times while records flow: its upstream tasks write again what they
     wrote since their last checkpoint, and the window tasks must recognise
@@ -256,50 +248,43 @@ def test_at_least_once_through_a_repartition_counts_no_record_twice_across_crash
     procs = []
 
     def start():
-        p = WeirProcess(weir_bin, path, bootstrap, tmp_path / "state", tmp_path / "alo.log",
-                        extra_args=["--instance-id", "w", "--threads", "2", *EXTRA])
-        procs.append(p)
-        return p
+        procs.append(weir(path, extra_args=["--instance-id", "w", "--threads", "2", *EXTRA],
+                          log="alo.log"))
+        return procs[-1]
 
     rng = random.Random(11)
-    try:
-        start()
-        time.sleep(3)
-        body = {p: r[:-1] for p, r in parts.items()}
-        slices = 12
-        for s in range(slices):
-            produce_slices(bootstrap, source,
-                           {p: r[s * len(r) // slices:(s + 1) * len(r) // slices]
-                            for p, r in body.items()}, 1, 0)
-            if s in (3, 6, 9):
-                time.sleep(rng.uniform(0.3, 1.5))
-                procs[-1].kill9()
-                start()
-            time.sleep(0.3)
-        produce_slices(bootstrap, source, {p: r[-1:] for p, r in parts.items()}, 1, 0)
-        records = consume_all(bootstrap, sink, min_count=len(want), timeout=120, idle=5)
-        log = (tmp_path / "alo.log").read_text(errors="replace")
-        seen = {}
-        for r in records:
-            v = r["value"]
-            seen.setdefault((v["region"], v["window_start"]), []).append(v)
-        missing = sorted(set(want) - set(seen))
-        wrong = [(k, v) for k, vs in seen.items() for v in vs
-                 if k not in want or any(v.get(f) != x for f, x in want[k].items())]
-        assert not missing and not wrong, (
-            f"{len(missing)} windows missing: {missing[:10]}\n"
-            f"{len(wrong)} emissions differ from the model: "
-            f"{[(k, v, want.get(k)) for k, v in wrong[:5]]}\n{log[-6000:]}")
-        assert log.count("worker started") >= 4 * 2
-        assert procs[-1].stop(timeout=60) == 0, log[-6000:]
-    finally:
-        for p in procs:
-            if p.alive():
-                p.proc.kill()
-                p.proc.wait(30)
+    start()
+    time.sleep(3)
+    body = {p: r[:-1] for p, r in parts.items()}
+    slices = 12
+    for s in range(slices):
+        produce_slices(bootstrap, source,
+                       {p: r[s * len(r) // slices:(s + 1) * len(r) // slices]
+                        for p, r in body.items()}, 1, 0)
+        if s in (3, 6, 9):
+            time.sleep(rng.uniform(0.3, 1.5))
+            procs[-1].kill9()
+            start()
+        time.sleep(0.3)
+    produce_slices(bootstrap, source, {p: r[-1:] for p, r in parts.items()}, 1, 0)
+    records = consume_all(bootstrap, sink, min_count=len(want), timeout=120, idle=5)
+    log = (tmp_path / "alo.log").read_text(errors="replace")
+    seen = {}
+    for r in records:
+        v = r["value"]
+        seen.setdefault((v["region"], v["window_start"]), []).append(v)
+    missing = sorted(set(want) - set(seen))
+    wrong = [(k, v) for k, vs in seen.items() for v in vs
+             if k not in want or any(v.get(f) != x for f, x in want[k].items())]
+    assert not missing and not wrong, (
+        f"{len(missing)} windows missing: {missing[:10]}\n"
+        f"{len(wrong)} emissions differ from the model: "
+        f"{[(k, v, want.get(k)) for k, v in wrong[:5]]}\n{log[-6000:]}")
+    assert log.count("worker started") >= 4 * 2
+    assert procs[-1].stop(timeout=60) == 0, log[-6000:]
 
 
-def test_exactly_once_through_a_repartition_under_repeated_kill9(tmp_path, bootstrap, weir_bin):
+def test_exactly_once_through_a_repartition_under_repeated_kill9(tmp_path, bootstrap, weir):
     """Killed with SIGKILL ten times at random moments (mid-stream, during
     its 100 ms commits) and restarted on its state directory: a
     read_committed reader sees every window exactly once, exactly right."""
@@ -315,36 +300,29 @@ def test_exactly_once_through_a_repartition_under_repeated_kill9(tmp_path, boots
     procs = []
 
     def start():
-        p = WeirProcess(weir_bin, path, bootstrap, tmp_path / "state", tmp_path / "eos.log",
-                        extra_args=["--instance-id", "eos", "--threads", "2", *EXTRA])
-        procs.append(p)
-        return p
+        procs.append(weir(path, extra_args=["--instance-id", "eos", "--threads", "2", *EXTRA],
+                          log="eos.log"))
+        return procs[-1]
 
     rng = random.Random(23)
     slices = 11
     body = {p: r[:-1] for p, r in parts.items()}
-    try:
-        for s in range(slices):
-            w = start()
-            chunk = {p: r[s * len(r) // slices:(s + 1) * len(r) // slices]
-                     for p, r in body.items()}
-            feeder = threading.Thread(target=produce_slices,
-                                      args=(bootstrap, source, chunk, 8, 0.1))
-            feeder.start()
-            time.sleep(rng.uniform(0.5, 2.5))
-            if s < slices - 1:
-                w.kill9()
-            feeder.join()
-        produce_slices(bootstrap, source, {p: r[-1:] for p, r in parts.items()}, 1, 0)
-        records = consume_all(bootstrap, sink, min_count=len(want), timeout=180, idle=5)
-        log = (tmp_path / "eos.log").read_text(errors="replace")
-        problems = differences(records, want)
-        assert not problems, "\n".join(
-            [f"{len(records)} results read, {len(want)} windows expected"] + problems
-            + [log[-6000:]])
-        assert procs[-1].stop(timeout=60) == 0, log[-6000:]
-    finally:
-        for p in procs:
-            if p.alive():
-                p.proc.kill()
-                p.proc.wait(30)
+    for s in range(slices):
+        w = start()
+        chunk = {p: r[s * len(r) // slices:(s + 1) * len(r) // slices]
+                 for p, r in body.items()}
+        feeder = threading.Thread(target=produce_slices,
+                                  args=(bootstrap, source, chunk, 8, 0.1))
+        feeder.start()
+        time.sleep(rng.uniform(0.5, 2.5))
+        if s < slices - 1:
+            w.kill9()
+        feeder.join()
+    produce_slices(bootstrap, source, {p: r[-1:] for p, r in parts.items()}, 1, 0)
+    records = consume_all(bootstrap, sink, min_count=len(want), timeout=180, idle=5)
+    log = (tmp_path / "eos.log").read_text(errors="replace")
+    problems = differences(records, want)
+    assert not problems, "\n".join(
+        [f"{len(records)} results read, {len(want)} windows expected"] + problems
+        + [log[-6000:]])
+    assert procs[-1].stop(timeout=60) == 0, log[-6000:]
