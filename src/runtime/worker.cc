@@ -243,6 +243,14 @@ core::status worker::checkpoint(std::optional<std::chrono::milliseconds> flush_l
     if (auto ab = producer_->abort_transaction(); !ab) return fail(ab);
     return abort_and_rewind(st.err());
   }
+  if (!exactly_once()) {
+    // at_least_once: the outputs first. A changelog that reaches the broker
+    // says its checkpoint's outputs are written: a process restoring from it
+    // never writes them again. One flush for both could deliver the
+    // changelog and lose the outputs to a crash in between (records of
+    // different partitions are delivered independently).
+    if (auto st = producer_->flush(flush_limit); !st) return fail(st);
+  }
   state::write_batch batch;
   std::vector<kafka::partition_offset> offsets;
   for (auto& [key, t] : tasks_) {
@@ -270,8 +278,8 @@ core::status worker::checkpoint(std::optional<std::chrono::milliseconds> flush_l
     aborts_in_a_row_ = 0;
     if (auto st = db_.write(batch); !st) return fail(st);
   } else {
-    // Outputs first: once the checkpoint is written, what it covers must
-    // already be in the sink topic.
+    // The changelog records, before the local checkpoint (a restart trusts
+    // either).
     if (auto st = producer_->flush(flush_limit); !st) return fail(st);
     if (auto st = db_.write(batch); !st) return fail(st);
     // The local checkpoint is the source of truth on restart; the group's

@@ -11,16 +11,16 @@
 
 namespace weir::test {
 
-// A one-broker cluster inside librdkafka (no network broker), owned by a
-// client handle of its own. For the kafka module's unit tests; not
-// thread-safe.
+// A cluster inside librdkafka (no network broker; one broker unless told),
+// owned by a client handle of its own. For unit tests with injected faults;
+// not thread-safe.
 class kafka_mock_cluster {
  public:
-  kafka_mock_cluster() {
+  explicit kafka_mock_cluster(int brokers = 1) {
     char err[256];
     rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), err, sizeof err);
     REQUIRE(rk_);
-    cluster_ = rd_kafka_mock_cluster_new(rk_, 1);
+    cluster_ = rd_kafka_mock_cluster_new(rk_, brokers);
     REQUIRE(cluster_);
   }
   ~kafka_mock_cluster() {
@@ -39,6 +39,25 @@ class kafka_mock_cluster {
   // `errors`, one each, in order.
   void fail_requests(std::int16_t api_key, std::vector<rd_kafka_resp_err_t> errors) {
     rd_kafka_mock_push_request_errors_array(cluster_, api_key, errors.size(), errors.data());
+  }
+  // Broker ids count from 1.
+  void set_leader(const std::string& topic, int partition, int broker) {
+    REQUIRE(rd_kafka_mock_partition_set_leader(cluster_, topic.c_str(), partition, broker) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  // The next `count` requests with API key `api_key` that `broker` serves
+  // fail with `error`, each answered after `rtt_ms`.
+  void fail_broker_requests(int broker, std::int16_t api_key, int count, rd_kafka_resp_err_t error,
+                            int rtt_ms) {
+    for (int i = 0; i < count; ++i) {
+      REQUIRE(rd_kafka_mock_broker_push_request_error_rtts(cluster_, broker, api_key, 1, error,
+                                                           rtt_ms) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+  }
+  // `type`: "group" or "transaction".
+  void set_coordinator(const std::string& type, const std::string& key, int broker) {
+    REQUIRE(rd_kafka_mock_coordinator_set(cluster_, type.c_str(), key.c_str(), broker) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR);
   }
 
  private:
