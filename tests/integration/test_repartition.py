@@ -51,9 +51,9 @@ processing:
   commit_interval: 200ms
 """
 
-EXTRA = ["--kafka-property", "session.timeout.ms=6000",
-         "--kafka-property", "heartbeat.interval.ms=500",
-         "--kafka-property", "transaction.timeout.ms=5000"]
+EXTRA = ["--kafka-property", "consumer.session.timeout.ms=6000",
+         "--kafka-property", "consumer.heartbeat.interval.ms=500",
+         "--kafka-property", "producer.transaction.timeout.ms=5000"]
 
 
 def make_input(seed, per_partition):

@@ -27,11 +27,11 @@ from test_windows import expected, produce_partitions, random_partitions, write_
 PARTITIONS = 6
 # Short enough that the group notices a killed static member quickly; the
 # heartbeats run on the client's own thread, so a busy worker keeps its session.
-GROUP_PROPERTIES = ["--kafka-property", "session.timeout.ms=4000",
-                    "--kafka-property", "heartbeat.interval.ms=500"]
+GROUP_PROPERTIES = ["--kafka-property", "consumer.session.timeout.ms=4000",
+                    "--kafka-property", "consumer.heartbeat.interval.ms=500"]
 # exactly_once: the killed worker's open transaction holds back read_committed
 # readers of the output until the broker aborts it at this timeout.
-TRANSACTION_PROPERTIES = ["--kafka-property", "transaction.timeout.ms=5000"]
+TRANSACTION_PROPERTIES = ["--kafka-property", "producer.transaction.timeout.ms=5000"]
 
 
 def scale_out_pipeline(tmp_path, guarantee):
