@@ -139,6 +139,11 @@ core::status worker::loop(const std::atomic<bool>& stop) {
   auto next_checkpoint = std::chrono::steady_clock::now() + interval;
   auto next_tick = std::chrono::steady_clock::now();
   bool memory_full = false;  // a task's state changed since the checkpoint fills its share
+  // Checkpoints asked for by memory come no sooner after the last one than
+  // it took, up to 20 ms: with tiny shares (a small limit, many tasks) they
+  // would otherwise come after every few records.
+  constexpr auto longest_memory_gap = std::chrono::milliseconds(20);
+  auto memory_checkpoint_after = std::chrono::steady_clock::now();
   while (!stop.load(std::memory_order_relaxed)) {
     if (auto st = advance_restore(); !st) return st;
     auto m = consumer_->poll(std::chrono::milliseconds(restore_job_ ? 0 : 100));
@@ -185,12 +190,16 @@ core::status worker::loop(const std::atomic<bool>& stop) {
       next_tick = now + std::chrono::milliseconds(100);
     }
     producer_->poll();
-    if (now >= next_checkpoint || memory_full) {
+    if (now >= next_checkpoint || (memory_full && now >= memory_checkpoint_after)) {
       if (now < next_checkpoint) topology_.probe.memory_checkpoints->inc();
       memory_full = false;
+      const auto started = std::chrono::steady_clock::now();
       if (auto st = checkpoint(); !st) return st;
       purge_repartition_topics();
-      next_checkpoint = std::chrono::steady_clock::now() + interval;
+      const auto ended = std::chrono::steady_clock::now();
+      next_checkpoint = ended + interval;
+      memory_checkpoint_after = ended + std::min<std::chrono::steady_clock::duration>(
+                                            ended - started, longest_memory_gap);
     }
   }
   core::log::info("worker stopping", {{"worker", name_}});
