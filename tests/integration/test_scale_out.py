@@ -67,6 +67,11 @@ class Fleet:
             (held.add if m.group(1) == "assigned" else held.discard)(int(m.group(2)))
         return held
 
+    def ever_owned(self, name):
+        """Partitions the process held at some time, from its log."""
+        return {int(m.group(1)) for m in re.finditer(r"partition assigned .*?partition=(\d+)",
+                                                     self.procs[name].log_text())}
+
     def wait_owning(self, names, timeout=60):
         """Until each named process holds a partition and together they hold all."""
         deadline = time.time() + timeout
@@ -172,7 +177,10 @@ def test_partitions_move_between_processes_without_loss(guarantee, tmp_path, boo
     f.start("w3")
     f.wait_owning(["w0", "w2", "w3"])
     time.sleep(rng.uniform(0.5, 1.5))
-    stopped_held = f.owned("w0")
+    # What it holds at this moment, or, when a rebalance has just taken its
+    # partitions (librdkafka 2.0.2 can lose an assignment to an offset
+    # commit made during a rebalance, its issue 4059), what it held before.
+    stopped_held = f.owned("w0") or f.ever_owned("w0")
     started = time.time()
     code = f.procs["w0"].stop(timeout=60)
     stop_seconds = time.time() - started
