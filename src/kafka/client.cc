@@ -913,9 +913,10 @@ core::status check_settings(rd_kafka_t* rk, const std::vector<const topic_spec*>
     }
   }
   if (!unchecked.empty()) {
-    core::log::warn("cannot check the settings of existing internal topics (not allowed to "
-                    "describe their configs)",
-                    {{"topics", unchecked}});
+    core::log::warn(
+        "cannot check the settings of existing internal topics (not allowed to "
+        "describe their configs)",
+        {{"topics", unchecked}});
   }
   if (wrong.empty()) return {};
   return core::error{core::errc::kafka,
