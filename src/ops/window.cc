@@ -470,7 +470,7 @@ class window_instance final : public step_instance {
   std::int64_t bytes_at_checkpoint_ = 0;  // cached_bytes_ after its evictions
   std::int64_t group_average_ = 1024;     // bytes per cached group then
   std::int64_t window_average_ = 512;     // bytes per open window then
-  group_filter stored_;                                  // the groups that may be in the store only
+  group_filter stored_;                   // the groups that may be in the store only
   // No group in the store only has a timer before this.
   core::millis next_stored_timer_ = core::max_time;
   std::int64_t marked_open_ = -1;         // open_windows_ as the `m` mark has it
@@ -1425,6 +1425,7 @@ core::status window_instance::restore() {
         if (!loaded) return std::move(loaded).err();
         if (*loaded) cache_.at(gj).unpublished = true;
       }
+      open_at_checkpoint_ = open_windows_;  // restored, not opened since
       publish_open();
       return {};
     }
@@ -1459,6 +1460,7 @@ core::status window_instance::restore() {
     unmarked_.erase(std::unique(unmarked_.begin(), unmarked_.end()), unmarked_.end());
     for (const auto& gj : unmarked_) add_cached(gj);
   }
+  open_at_checkpoint_ = open_windows_;  // restored, not opened since
   publish_open();
   return {};
 }
@@ -1471,18 +1473,17 @@ window_instance::cached_group& window_instance::add_cached(const std::string& gj
     lru_.push_front(&it->first);
     it->second.lru = lru_.begin();
     // Measured when a checkpoint writes it (or a read brings it back); until
-    // then a new group counts at the average size the last checkpoint saw.
+    // then a group counts at the average size the last checkpoint saw.
     it->second.bytes = static_cast<std::size_t>(group_average_);
     account(group_average_);
-    ++new_groups_;
   }
   return it->second;
 }
 
-// The estimate of what the task holds now: the groups as last measured, new
-// groups at the last checkpoint's average, plus the windows opened since in
-// groups that were there already (a group's own growth is measured at the
-// next checkpoint). Over the share, or over what the last checkpoint left
+// The estimate of what the task holds now: the groups as last measured (or
+// read back), new groups at the last checkpoint's average, plus the windows
+// opened since in groups that were there already or read back (a group's
+// own growth is measured at the next checkpoint). Over the share, or over what the last checkpoint left
 // plus a quarter of the share (groups that cannot leave, `emit: {changes:
 // T}`), a checkpoint lets the changed groups become clean and leave.
 bool window_instance::wants_checkpoint() const noexcept {
@@ -1506,6 +1507,7 @@ core::status window_instance::use_group(const std::string& gj) {
     if (*loaded) return {};
   }
   add_cached(gj);
+  ++new_groups_;  // its windows are in its average size
   return {};
 }
 
@@ -1774,9 +1776,8 @@ void window_instance::checkpoint_cache(std::vector<std::string>& touched,
   }
   // Windows in memory, one by one (tumbling, session); hopping and sliding
   // windows share panes and records, a few slots each.
-  window_average_ = windows_.empty()
-                        ? std::int64_t{slot_overhead}
-                        : cached_bytes_ / static_cast<std::int64_t>(windows_.size());
+  window_average_ = windows_.empty() ? std::int64_t{slot_overhead}
+                                     : cached_bytes_ / static_cast<std::int64_t>(windows_.size());
 }
 
 std::int64_t window_instance::hopping_windows(const group_content& g) const noexcept {
