@@ -1483,9 +1483,10 @@ window_instance::cached_group& window_instance::add_cached(const std::string& gj
 // The estimate of what the task holds now: the groups as last measured (or
 // read back), new groups at the last checkpoint's average, plus the windows
 // opened since in groups that were there already or read back (a group's
-// own growth is measured at the next checkpoint). Over the share, or over what the last checkpoint left
-// plus a quarter of the share (groups that cannot leave, `emit: {changes:
-// T}`), a checkpoint lets the changed groups become clean and leave.
+// own growth is measured at the next checkpoint). Over the share, or over
+// what the last checkpoint left plus a quarter of the share (groups that
+// cannot leave, `emit: {changes: T}`), a checkpoint lets the changed groups
+// become clean and leave.
 bool window_instance::wants_checkpoint() const noexcept {
   if (!bounded()) return false;
   const std::int64_t windows =
