@@ -853,28 +853,6 @@ core::result<std::map<std::string, std::map<std::string, std::string>>> topic_co
   return out;
 }
 
-// A topic's setting against the one weir requires; cleanup.policy is a set
-// ("compact,delete" is not "compact").
-bool same_setting(const std::string& key, std::string have, std::string want) {
-  if (key != "cleanup.policy") return have == want;
-  auto sorted = [](std::string v) {
-    std::vector<std::string> parts;
-    std::size_t start = 0;
-    while (start <= v.size()) {
-      auto end = v.find(',', start);
-      if (end == std::string::npos) end = v.size();
-      std::string p = v.substr(start, end - start);
-      p.erase(0, p.find_first_not_of(' '));
-      p.erase(p.find_last_not_of(' ') + 1);
-      if (!p.empty()) parts.push_back(p);
-      start = end + 1;
-    }
-    std::sort(parts.begin(), parts.end());
-    return parts;
-  };
-  return sorted(std::move(have)) == sorted(std::move(want));
-}
-
 // Topics that existed before weir started keep the settings it needs.
 core::status check_settings(rd_kafka_t* rk, const std::vector<const topic_spec*>& existing,
                             std::chrono::milliseconds timeout) {
@@ -901,7 +879,7 @@ core::status check_settings(rd_kafka_t* rk, const std::vector<const topic_spec*>
     for (const auto& [k, v] : t->required) {
       auto c = it->second.find(k);
       const std::string have = c == it->second.end() ? "" : c->second;
-      if (same_setting(k, have, v)) continue;
+      if (have == v) continue;  // so "compact,delete" is not "compact"
       wrong += std::string(wrong.empty() ? "" : "; ") + t->name + " has " + k + "=" + have +
                ", weir needs " + k + "=" + v;
       mine += (mine.empty() ? "" : ",") + k + "=" + v;
